@@ -1,0 +1,64 @@
+"""Puzzle families: one module per family (sudoku, maze, arc), the only place that knows its format.
+
+Each family module exposes ``NAME``, ``sniff(text) -> bool``, ``read(path, skip_invalid=False) -> list[Record]``,
+``verify(puzzle, solution) -> bool``, formatting and token encoding; Sudoku and mazes also ``solve_exact``.
+Adding a family is adding one module and one line in ``FAMILIES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from hrmkit.errors import HrmkitError
+
+FAMILIES = ("sudoku", "maze", "arc")
+
+
+@dataclass
+class Record:
+    """One puzzle read from a file: where it was, its text, and either the parsed puzzle or the error."""
+
+    index: int  # 0-based position among the puzzles of the file
+    line: int  # 1-based line where the puzzle starts
+    text: str  # the puzzle as written (one-line form where the family has one)
+    puzzle: Any | None = None  # family-specific parsed puzzle; None when invalid
+    error: str | None = None  # "FILE:LINE: message" when invalid
+
+
+@dataclass
+class ExactResult:
+    """Outcome of an exact solver."""
+
+    status: str  # "solved" | "unsolvable" | "multiple"
+    solution: Any | None = None  # the (first) solution found; None when unsolvable
+    info: dict = field(default_factory=dict)  # family-specific: guesses, path length, ...
+
+
+def family(name: str) -> ModuleType:
+    """The module of a puzzle family by name."""
+    if name not in FAMILIES:
+        raise HrmkitError(f"unknown puzzle format {name!r}; choose one of: {', '.join(FAMILIES)}")
+    return importlib.import_module(f"hrmkit.puzzles.{name}")
+
+
+def detect(path: str | Path) -> ModuleType:
+    """The family whose ``sniff`` accepts the file's text (ARC JSON, then mazes, then Sudoku)."""
+    path = Path(path)
+    if not path.is_file():
+        raise HrmkitError(f"{path}: no such file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise HrmkitError(f"{path}: not a UTF-8 text file") from None
+    for name in ("arc", "maze", "sudoku"):
+        try:
+            module = family(name)
+        except ModuleNotFoundError:
+            continue
+        if module.sniff(text):
+            return module
+    raise HrmkitError(f"{path}: cannot tell the puzzle format (Sudoku, maze or ARC); use --format")
