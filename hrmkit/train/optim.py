@@ -1,0 +1,113 @@
+"""Optimisers of the HRM recipe, in plain PyTorch (no CUDA extension).
+
+- `AdamATan2`: Adam with the division m / (sqrt(v) + eps) replaced by atan2, so there is no epsilon and the
+  update is bounded. The arithmetic is the authors' kernel (sapientinc/adam-atan2), line for line:
+      p     <- p * (1 - lr * wd)                       decoupled weight decay, before the update
+      m     <- lerp(m, g, 1 - beta1);  v <- lerp(v, g^2, 1 - beta2)
+      p     <- p - (lr / bc1) * atan2(m, sqrt(v) / sqrt(bc2))      bc_i = 1 - beta_i^t
+  i.e. atan2(m, sqrt(v_hat)) scaled by lr / bc1 (this is what the authors' code computes; note it is not
+  lr * atan2(m_hat, sqrt(v_hat)) in the first steps, where bc1 is small).
+- `SparseSignSGD`: sign-SGD with decoupled weight decay for the puzzle-embedding table, touching only the rows
+  that occur in the batch (a table of ~1M ARC puzzle ids must never be updated densely). Under DDP the rows'
+  gradients and ids of every rank are all-gathered, so every rank applies the same update and the tables stay
+  identical without broadcasting them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.distributed as dist
+
+
+class AdamATan2(torch.optim.Optimizer):
+    """Adam-atan2 (authors' arithmetic, see module docstring). State per parameter: step, exp_avg, exp_avg_sq."""
+
+    def __init__(self, params, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.95), weight_decay: float = 0.0):
+        if lr < 0 or weight_decay < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError(f"AdamATan2: bad lr={lr}, betas={betas} or weight_decay={weight_decay}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure: Callable | None = None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, wd = group["lr"], group["weight_decay"]
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = torch.zeros((), dtype=torch.float32)
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["step"] += 1
+                t = state["step"].item()
+                bc1 = 1 - beta1**t
+                bc2_sqrt = math.sqrt(1 - beta2**t)
+                m, v, g = state["exp_avg"], state["exp_avg_sq"], p.grad
+                p.mul_(1 - lr * wd)
+                m.lerp_(g, 1 - beta1)
+                v.lerp_(g * g, 1 - beta2)
+                p.sub_(torch.atan2(m, v.sqrt() / bc2_sqrt), alpha=lr / bc1)
+        return loss
+
+
+def sparse_sign_sgd_(
+    table: torch.Tensor,
+    rows_grad: torch.Tensor,
+    ids: torch.Tensor,
+    lr: float,
+    weight_decay: float,
+    group=None,
+) -> torch.Tensor:
+    """Update `table` [N, D] in place on the rows `ids` [B] whose gradient rows are `rows_grad` [B, D].
+
+    Duplicate ids (the same puzzle twice in a batch, or on two ranks) have their gradients summed first, as a
+    dense gradient would. Returns the unique ids updated. With torch.distributed initialised, gathers every
+    rank's (ids, grads) first; the ranks must pass the same B.
+    """
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size(group) > 1:
+        world = dist.get_world_size(group)
+        all_grad = rows_grad.new_empty((world * rows_grad.shape[0], rows_grad.shape[1]))
+        all_ids = ids.new_empty((world * ids.shape[0],))
+        dist.all_gather_into_tensor(all_grad, rows_grad.contiguous(), group=group)
+        dist.all_gather_into_tensor(all_ids, ids.contiguous(), group=group)
+        rows_grad, ids = all_grad, all_ids
+    uniq, inverse = ids.unique(return_inverse=True)  # (U,), (B,)
+    grad = rows_grad.new_zeros((uniq.shape[0], rows_grad.shape[1]))  # (U, D)
+    grad.index_add_(0, inverse, rows_grad)
+    rows = table[uniq].to(grad.dtype)
+    rows.mul_(1 - lr * weight_decay).add_(torch.sign(grad), alpha=-lr)
+    table[uniq] = rows.to(table.dtype)
+    return uniq
+
+
+class SparseSignSGD:
+    """Sign-SGD with decoupled weight decay on the rows of a puzzle-embedding table seen in the last forward.
+
+    `source` is a callable returning (table [N, D], rows_grad [B, D] or None, ids [B]) for the current step;
+    the loop builds it from the model's puzzle embedding. Holds no state beyond lr (sign-SGD has no moments);
+    `param_groups` mirrors torch optimisers so the same schedule code sets its learning rate.
+    """
+
+    def __init__(self, source: Callable, lr: float, weight_decay: float):
+        self.source = source
+        self.param_groups = [dict(lr=lr, weight_decay=weight_decay)]
+
+    @torch.no_grad()
+    def step(self) -> None:
+        table, rows_grad, ids = self.source()
+        if rows_grad is None:
+            return
+        g = self.param_groups[0]
+        sparse_sign_sgd_(table, rows_grad, ids, g["lr"], g["weight_decay"])
+
+    def zero_grad(self) -> None:  # the rows' gradient lives on the model's buffer; the loop clears it
+        pass
