@@ -1,0 +1,439 @@
+"""Sudoku: parse and format, tokens, exact solver, verifier, generator, augmentation and canonical form.
+
+A grid is ``np.int8[81]`` row-major with 0 for a blank. Token ids (the models' vocabulary of 11):
+0 pad, 1 blank, 2..10 the digits 1..9, i.e. ``token = digit + 1``.
+
+Input files, one style per line, mixed freely: 81-character lines (``.`` or ``0`` blank); 9-line grids with
+optional ``|``, ``-``, ``+`` separators (and spaces); CSV with the header ``source,question,answer,rating``
+(the Hugging Face sudoku-extreme layout; answers and ratings are kept). Blank lines and ``#`` comments are
+skipped.
+
+The solver and the canonical form run in C (``_sudoku_fast``, built by setup.py) when it is built, else in
+pure Python (``_sudoku_py``); both give identical results.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hrmkit.errors import HrmkitError, where
+from hrmkit.puzzles import ExactResult, Record
+from hrmkit.puzzles import _sudoku_py
+
+try:
+    from hrmkit.puzzles import _sudoku_fast as _kernels
+
+    BACKEND = "c"
+except ImportError:  # not compiled: the reference kernels, ~100x slower
+    _kernels = _sudoku_py
+    BACKEND = "python"
+
+NAME = "sudoku"
+PAD, BLANK = 0, 1
+VOCAB_SIZE = 11
+CSV_HEADER = ("source", "question", "answer", "rating")
+_CELLS = set("0123456789.")
+_SEPARATORS = set("|-+ \t")
+
+
+@dataclass
+class Sudoku:
+    """One puzzle: the givens and, when the file had them, the expected answer, a rating and a source."""
+
+    grid: np.ndarray  # int8[81], 0 blank
+    answer: np.ndarray | None = None  # int8[81] full grid
+    rating: float | None = None
+    source: str | None = None
+
+
+# ---- parse --------------------------------------------------------------------------------------------------
+
+
+def _cells(text: str) -> np.ndarray:
+    return np.array([0 if ch == "." else int(ch) for ch in text], dtype=np.int8)
+
+
+def _conflict(grid: np.ndarray) -> str | None:
+    """The first unit with a repeated given digit, in words; None if the givens agree."""
+    g = grid.reshape(9, 9)
+    for kind, units in (("row", g), ("column", g.T), ("box", g.reshape(3, 3, 3, 3).swapaxes(1, 2).reshape(9, 9))):
+        for k, unit in enumerate(units):
+            digits = unit[unit > 0]
+            if len(digits) != len(set(digits.tolist())):
+                d = next(int(x) for x in digits if (digits == x).sum() > 1)
+                return f"givens conflict: digit {d} twice in {kind} {k + 1}"
+    return None
+
+
+def _check_line(text: str, what: str) -> str:
+    """The cells of an 81-character puzzle or answer, or raise ValueError saying what is wrong."""
+    for col, ch in enumerate(text, 1):
+        if ch not in _CELLS:
+            raise ValueError(f"bad character {ch!r} at column {col} of the {what} (digits, '.' or '0' only)")
+    if len(text) != 81:
+        raise ValueError(f"the {what} has {len(text)} cells, expected 81")
+    return text
+
+
+def parse_line(text: str) -> Sudoku:
+    """One 81-character puzzle (``.``/``0`` blank); ValueError says what is wrong."""
+    grid = _cells(_check_line(text.strip(), "puzzle"))
+    problem = _conflict(grid)
+    if problem:
+        raise ValueError(problem)
+    return Sudoku(grid)
+
+
+def _parse_csv_row(row: list[str], columns: dict[str, int]) -> Sudoku:
+    def col(name: str) -> str:
+        i = columns.get(name)
+        return row[i].strip() if i is not None and i < len(row) else ""
+
+    if len(row) != len(columns):
+        raise ValueError(f"expected {len(columns)} CSV fields, found {len(row)}")
+    puzzle = parse_line(col("question"))
+    if col("answer"):
+        answer = _cells(_check_line(col("answer"), "answer"))
+        if not verify(puzzle, answer):
+            raise ValueError("the answer contradicts its question (not a valid full grid agreeing with the givens)")
+        puzzle.answer = answer
+    if col("rating"):
+        try:
+            puzzle.rating = float(col("rating"))
+        except ValueError:
+            raise ValueError(f"rating {col('rating')!r} is not a number") from None
+    puzzle.source = col("source") or None
+    return puzzle
+
+
+def sniff(text: str) -> bool:
+    """True if the first content line is a Sudoku CSV header, an 81-cell line or a 9-cell grid row."""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.replace(" ", "").lower().startswith("source,question"):
+            return True
+        cells = "".join(ch for ch in line if ch not in _SEPARATORS)
+        return len(cells) in (9, 81) and set(cells) <= _CELLS
+    return False
+
+
+def read(path: str | Path, *, skip_invalid: bool = False) -> list[Record]:
+    """Every puzzle of a file, in order. A bad entry raises ``HrmkitError("FILE:LINE: ...")`` unless
+    ``skip_invalid``, in which case its Record has ``puzzle=None`` and ``error`` set."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise HrmkitError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise HrmkitError(f"{path}: not a UTF-8 text file") from None
+    records: list[Record] = []
+
+    def add(line_no: int, text: str, make) -> None:
+        try:
+            puzzle, error = make(), None
+        except ValueError as exc:
+            puzzle, error = None, f"{where(path, line_no)}: {exc}"
+            if not skip_invalid:
+                raise HrmkitError(error) from None
+        records.append(Record(len(records), line_no, text, puzzle, error))
+
+    columns: dict[str, int] | None = None  # set once a CSV header is seen
+    grid_rows: list[tuple[int, str]] = []  # rows of a 9-line grid being read: (line number, raw text)
+
+    def grid_done() -> None:
+        start = grid_rows[0][0]
+        text = "".join("".join(ch for ch in raw if ch not in _SEPARATORS) for _, raw in grid_rows)
+
+        def make() -> Sudoku:
+            for n, raw in grid_rows:
+                cells = "".join(ch for ch in raw if ch not in _SEPARATORS)
+                bad = next((ch for ch in cells if ch not in _CELLS), None)
+                if bad is not None:
+                    raise ValueError(f"bad character {bad!r} in grid row at line {n} (digits, '.' or '0' only)")
+                if len(cells) != 9:
+                    raise ValueError(f"grid row at line {n} has {len(cells)} cells, expected 9")
+            if len(grid_rows) != 9:
+                raise ValueError(f"grid has {len(grid_rows)} rows, expected 9")
+            return parse_line(text)
+
+        add(start, text if len(text) == 81 else " / ".join(raw.strip() for _, raw in grid_rows), make)
+        grid_rows.clear()
+
+    for n, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if columns is None and line.replace(" ", "").lower().startswith("source,question"):
+            header = [h.strip().lower() for h in next(csv.reader([line]))]
+            columns = {name: i for i, name in enumerate(header)}
+            continue
+        if columns is not None:
+            row = next(csv.reader([line]))
+            add(n, row[columns["question"]].strip() if len(row) > columns["question"] else line,
+                lambda row=row: _parse_csv_row(row, columns))
+            continue
+        if set(line) <= _SEPARATORS:  # a grid's separator line, e.g. ------+-------+------
+            continue
+        cells = "".join(ch for ch in line if ch not in _SEPARATORS)
+        if grid_rows or len(cells) == 9:
+            grid_rows.append((n, raw))
+            if len(grid_rows) == 9:
+                grid_done()
+            continue
+        add(n, line, lambda line=line: parse_line(line))
+    if grid_rows:
+        grid_done()
+    return records
+
+
+def parse_text(text: str) -> Sudoku:
+    """A puzzle from a string: 81 cells, with any separators or line breaks ignored."""
+    cells = "".join(ch for ch in text if ch not in _SEPARATORS and not ch.isspace())
+    try:
+        return parse_line(cells)
+    except ValueError as exc:
+        raise HrmkitError(str(exc)) from None
+
+
+# ---- format and tokens --------------------------------------------------------------------------------------
+
+
+def _grid(puzzle_or_grid) -> np.ndarray:
+    g = puzzle_or_grid.grid if isinstance(puzzle_or_grid, Sudoku) else puzzle_or_grid
+    g = np.asarray(g, dtype=np.int8).reshape(-1)
+    if g.shape != (81,) or g.min() < 0 or g.max() > 9:
+        raise ValueError("a Sudoku grid is 81 values in 0..9")
+    return g
+
+
+def format_one_line(grid) -> str:
+    """81 characters, ``.`` for blanks."""
+    return "".join("." if v == 0 else str(int(v)) for v in _grid(grid))
+
+
+def format_pretty(grid) -> str:
+    """9 rows with ``|`` between boxes and ``------+-------+------`` between bands."""
+    s = format_one_line(grid)
+    rows = []
+    for r in range(9):
+        row = s[9 * r : 9 * r + 9]
+        rows.append(" | ".join(" ".join(row[3 * b : 3 * b + 3]) for b in range(3)))
+        if r in (2, 5):
+            rows.append("------+-------+------")
+    return "\n".join(rows)
+
+
+def to_tokens(grid: np.ndarray) -> np.ndarray:
+    """Grids [..., 81] with 0 blank -> token ids (1 blank, 2..10 digits), int64."""
+    return np.asarray(grid, dtype=np.int64) + 1
+
+
+def from_tokens(tokens: np.ndarray) -> np.ndarray:
+    """Token ids [..., 81] -> grids int8 (pad and blank both become 0)."""
+    t = np.asarray(tokens, dtype=np.int64)
+    if t.size and (t.min() < 0 or t.max() >= VOCAB_SIZE):
+        raise ValueError(f"Sudoku token ids are 0..{VOCAB_SIZE - 1}")
+    return np.maximum(t - 1, 0).astype(np.int8)
+
+
+# ---- solve and verify ---------------------------------------------------------------------------------------
+
+
+def count_solutions(grid, limit: int = 2) -> tuple[int, np.ndarray | None, int]:
+    """(number of solutions up to ``limit``, the first solution or None, guesses)."""
+    count, solution, guesses = _kernels.solve(_grid(grid).tobytes(), limit)
+    return count, (np.frombuffer(solution, dtype=np.int8).copy() if solution is not None else None), guesses
+
+
+def solve_exact(puzzle_or_grid) -> ExactResult:
+    """Constraint propagation (naked and hidden singles on bitmasks) + backtracking on the most constrained
+    cell, counting solutions up to 2. ``info["guesses"]`` (digits tried at branch points, the uniqueness
+    proof included) is the difficulty rating."""
+    count, solution, guesses = count_solutions(puzzle_or_grid, 2)
+    status = {0: "unsolvable", 1: "solved"}.get(count, "multiple")
+    return ExactResult(status, solution, {"guesses": guesses, "backend": BACKEND})
+
+
+def verify(puzzle, solution) -> bool:
+    """True if ``solution`` is a full valid grid that keeps every given of ``puzzle``."""
+    try:
+        s = _grid(solution).astype(np.int64)
+        g = _grid(puzzle).astype(np.int64)
+    except (ValueError, TypeError):
+        return False
+    if (s == 0).any() or ((g != 0) & (g != s)).any():
+        return False
+    a = s.reshape(9, 9)
+    units = np.concatenate([a, a.T, a.reshape(3, 3, 3, 3).swapaxes(1, 2).reshape(9, 9)])  # [27, 9]
+    return bool((np.sort(units, axis=1) == np.arange(1, 10)).all())
+
+
+def one_pass_baseline(grid: np.ndarray) -> np.ndarray:
+    """Fill every blank that has exactly one candidate, once (candidates from the input grid only).
+
+    A weak solver whose success rate measures how much search a set of puzzles needs; works on [81] and [N, 81].
+    """
+    g = np.asarray(grid, dtype=np.int8)
+    batch = g.reshape(-1, 9, 9)
+    onehot = np.eye(10, dtype=bool)[batch][..., 1:]  # [N, 9, 9, 9 digits]
+    rows = onehot.any(axis=2)  # [N, 9 rows, 9]
+    cols = onehot.any(axis=1)  # [N, 9 cols, 9]
+    boxes = onehot.reshape(-1, 3, 3, 3, 3, 9).any(axis=(2, 4))  # [N, 3, 3, 9]
+    r, c = np.meshgrid(np.arange(9), np.arange(9), indexing="ij")
+    used = rows[:, r] | cols[:, c] | boxes[:, r // 3, c // 3]  # [N, 9, 9, 9]
+    free = ~used & (batch == 0)[..., None]
+    single = free.sum(-1) == 1
+    out = np.where(single, free.argmax(-1) + 1, batch).astype(np.int8)
+    return out.reshape(g.shape)
+
+
+# ---- augmentation -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transform:
+    """One element of the Sudoku symmetry group: relabel digits, then (optionally) transpose, then reorder
+    bands, rows within each band, stacks and columns within each stack.
+
+    Output row ``3*b + k`` is input row ``3*bands[b] + rows[b][k]`` (after the transpose); columns alike."""
+
+    digits: tuple[int, ...]  # digits[d - 1] = the new digit for d
+    transpose: bool
+    bands: tuple[int, ...]
+    rows: tuple[tuple[int, ...], ...]  # one order of 3 rows per output band
+    stacks: tuple[int, ...]
+    cols: tuple[tuple[int, ...], ...]
+
+    def positions(self) -> np.ndarray:
+        """[81] source cell of each output cell."""
+        idx = np.arange(81).reshape(9, 9)
+        if self.transpose:
+            idx = idx.T
+        row_order = [3 * self.bands[b] + self.rows[b][k] for b in range(3) for k in range(3)]
+        col_order = [3 * self.stacks[s] + self.cols[s][k] for s in range(3) for k in range(3)]
+        return idx[row_order][:, col_order].reshape(81)
+
+    def digit_map(self) -> np.ndarray:
+        return np.array((0, *self.digits), dtype=np.int8)
+
+
+def random_transform(rng: np.random.Generator) -> Transform:
+    """A uniformly random element of the symmetry group."""
+
+    def perm(n: int) -> tuple[int, ...]:
+        return tuple(int(x) for x in rng.permutation(n))
+
+    return Transform(
+        digits=tuple(int(x) + 1 for x in rng.permutation(9)),
+        transpose=bool(rng.integers(2)),
+        bands=perm(3),
+        rows=(perm(3), perm(3), perm(3)),
+        stacks=perm(3),
+        cols=(perm(3), perm(3), perm(3)),
+    )
+
+
+def apply(t: Transform, grid: np.ndarray) -> np.ndarray:
+    """The transformed grid(s): works on [81] and [N, 81]."""
+    g = np.asarray(grid)
+    return t.digit_map()[g[..., t.positions()]].astype(g.dtype)
+
+
+def invert(t: Transform, grid: np.ndarray) -> np.ndarray:
+    """Undo ``apply(t, .)``: ``invert(t, apply(t, g)) == g``."""
+    g = np.asarray(grid)
+    inverse_digits = np.zeros(10, dtype=np.int8)
+    inverse_digits[t.digit_map()] = np.arange(10)
+    return inverse_digits[g[..., np.argsort(t.positions())]].astype(g.dtype)
+
+
+def canonical(grid: np.ndarray) -> np.ndarray:
+    """The canonical form under the whole symmetry group (2 x 6^8 position maps x 9! relabellings): the
+    lexicographically smallest grid with digits relabelled in order of first appearance, blanks first.
+
+    Two grids are images of each other under some Transform iff their canonical forms are equal, which is
+    what leakage checks between splits need. Row-by-row branch and bound; ~1-2 ms per grid in C."""
+    g = _grid(grid)
+    if _kernels is _sudoku_py:
+        return _sudoku_py.canonical(g)
+    return np.frombuffer(_kernels.canonical(g.tobytes()), dtype=np.int8).copy()
+
+
+# ---- generator ----------------------------------------------------------------------------------------------
+
+
+def _random_solution(rng: np.random.Generator) -> np.ndarray:
+    """A random full grid: the three diagonal boxes filled at random (they never conflict), completed by the
+    solver, then a random symmetry applied."""
+    g = np.zeros(81, dtype=np.int8)
+    for b in (0, 4, 8):
+        box = rng.permutation(9) + 1
+        for k in range(9):
+            g[9 * (3 * (b // 3) + k // 3) + 3 * (b % 3) + k % 3] = box[k]
+    _, solution, _ = count_solutions(g, 1)
+    return apply(random_transform(rng), solution)
+
+
+def _carve(solution: np.ndarray, target: int, rng: np.random.Generator) -> np.ndarray:
+    """Remove givens in random order, keeping each removal only if the solution stays unique, until
+    ``target`` givens remain (or no more can go: then fewer than 81 - target were removed)."""
+    g = solution.copy()
+    givens = 81
+    for cell in rng.permutation(81):
+        if givens <= target:
+            break
+        keep = g[cell]
+        g[cell] = 0
+        if count_solutions(g, 2)[0] == 1:
+            givens -= 1
+        else:
+            g[cell] = keep
+    return g
+
+
+def generate(
+    n: int,
+    *,
+    givens: int | tuple[int, int] | None = None,
+    rating: tuple[float, float] | None = None,
+    seed: int = 0,
+    max_tries: int = 1000,
+) -> list[Sudoku]:
+    """``n`` puzzles with a unique solution (kept as ``answer``), reproducible from ``seed``.
+
+    ``givens``: an exact number of givens, or an inclusive (min, max) range drawn uniformly per puzzle; None
+    carves as far as possible (a minimal puzzle). ``rating``: inclusive (min, max) band of solver guesses
+    (kept as each puzzle's ``rating``); candidates outside it are discarded (``max_tries`` candidates per
+    puzzle, then HrmkitError).
+    """
+    if givens is not None:
+        lo, hi = (givens, givens) if isinstance(givens, int) else givens
+        if not 17 <= lo <= hi <= 81:
+            raise HrmkitError(f"givens must be within 17..81 (min <= max), got {givens}")
+    rng = np.random.default_rng(seed)
+    out: list[Sudoku] = []
+    for _ in range(n):
+        for _try in range(max_tries):
+            target = 0 if givens is None else int(rng.integers(lo, hi + 1))
+            solution = _random_solution(rng)
+            grid = _carve(solution, target, rng)
+            if givens is not None and (grid > 0).sum() != target:
+                continue  # this grid cannot be carved down to the target: draw another
+            guesses = solve_exact(grid).info["guesses"]
+            if rating is not None and not rating[0] <= guesses <= rating[1]:
+                continue
+            out.append(Sudoku(grid, answer=solution, rating=guesses, source=f"hrmkit.generate(seed={seed})"))
+            break
+        else:
+            raise HrmkitError(
+                f"could not generate a Sudoku with givens={givens} and rating={rating} in {max_tries} tries"
+            )
+    return out
+
