@@ -1,0 +1,327 @@
+"""The on-disk format of a built puzzle data set, its writer (temp folder, then rename) and its reader.
+
+A data set is a folder; its layout follows the HRM authors' ``PuzzleDataset`` (so either side's loader reads
+the other's arrays) plus the provenance and the augmentation records this project adds::
+
+    DIR/
+      provenance.json        how it was made: family, source (spec, files and their sha256), every build
+                             parameter, seed, hrmkit version, build time, and the sha256 of every file below
+      identifiers.json       ["<blank>", name1, ...]: puzzle identifier -> name (0 is the blank identifier)
+      augmentations.json     ARC only: per puzzle identifier, the base task, the forward augmentation and the
+                             inverse that undoes it (``{"dihedral", "colors", "inverse_dihedral",
+                             "inverse_colors"}``); entry 0 is null
+      train/ test/           one folder per split, each with:
+        dataset.json         the metadata (below)
+        all__inputs.npy      uint8  [N, seq_len]  input tokens of every example
+        all__labels.npy      uint8  [N, seq_len]  target tokens; ``ignore_label_id`` where there is no target
+        all__puzzle_identifiers.npy int32 [P]     the puzzle identifier of each puzzle
+        all__puzzle_indices.npy     int32 [P + 1] examples of puzzle p are rows puzzle_indices[p:p+2]
+        all__group_indices.npy      int32 [G + 1] puzzles of group g are group_indices[g:g+2]
+        all__augmentations.npy      int16 [P, A]  the augmentation that made puzzle p from its group's base
+                                                  (layout named by ``augmentation_layout``)
+        all__ratings.npy            int32 [G]     Sudoku only: the exact solver's guess count of each base
+
+A *group* is one base puzzle and its augmented copies: its first puzzle is the base (identity augmentation),
+so a sampler that draws one puzzle per group sees every base equally often however many copies it has.
+Sudoku and mazes have one example per puzzle; an ARC puzzle is one task (its demonstration pairs in train,
+its test pairs in test, under the same identifier). ``all`` is the single set name (the authors' ``sets``).
+
+``dataset.json`` holds the authors' fields ``seq_len, vocab_size, pad_id, ignore_label_id,
+blank_identifier_id, num_puzzle_identifiers, total_groups, mean_puzzle_examples, sets`` and hrmkit's
+``format, format_version, family, split, num_examples, num_puzzles, grid`` (rows, cols of the board behind
+the sequence), ``augmentation_layout`` and ``augmented`` (whether copies were added).
+
+Augmentation layouts (one int16 row per puzzle; identity rows for bases and test puzzles):
+  ``sudoku-v1`` (28): transpose flag, row order (9), column order (9), digit map (9: new digit of 1..9);
+                      a copy is ``digit_map[base.T if transpose else base][rows][:, cols]``
+  ``dihedral-v1`` (1): dihedral transform id 0..7 (mazes), as ``hrmkit.puzzles.maze`` numbers them
+  ``arc-v1`` (11):    dihedral id, then the colour map (10: new colour of 0..9), as ``hrmkit.puzzles.arc``
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hrmkit.errors import HrmkitError
+
+FORMAT = "hrmkit-puzzle-dataset"
+FORMAT_VERSION = 1
+SET = "all"  # the one set name inside each split, as the authors' files are named
+SPLITS = ("train", "test")
+REQUIRED = ("inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices")
+OPTIONAL = ("augmentations", "ratings")
+DTYPES = {
+    "inputs": np.uint8,
+    "labels": np.uint8,
+    "puzzle_identifiers": np.int32,
+    "puzzle_indices": np.int32,
+    "group_indices": np.int32,
+    "augmentations": np.int16,
+    "ratings": np.int32,
+}
+AUGMENTATION_WIDTH = {"sudoku-v1": 28, "dihedral-v1": 1, "arc-v1": 11}
+BLANK_IDENTIFIER = "<blank>"
+
+
+def array_file(split: str, name: str) -> str:
+    """Relative path of an array file, e.g. ``train/all__inputs.npy``."""
+    return f"{split}/{SET}__{name}.npy"
+
+
+@dataclass
+class SplitArrays:
+    """The arrays of one split, in memory (for writing) or memory-mapped (after reading)."""
+
+    inputs: np.ndarray  # (N, seq_len)
+    labels: np.ndarray  # (N, seq_len)
+    puzzle_identifiers: np.ndarray  # (P,)
+    puzzle_indices: np.ndarray  # (P + 1,)
+    group_indices: np.ndarray  # (G + 1,)
+    augmentations: np.ndarray | None = None  # (P, A)
+    ratings: np.ndarray | None = None  # (G,)
+
+    @property
+    def num_examples(self) -> int:
+        return int(self.inputs.shape[0])
+
+    @property
+    def num_puzzles(self) -> int:
+        return int(self.puzzle_identifiers.shape[0])
+
+    @property
+    def num_groups(self) -> int:
+        return int(self.group_indices.shape[0]) - 1
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {name: getattr(self, name) for name in REQUIRED}
+        out.update({name: getattr(self, name) for name in OPTIONAL if getattr(self, name) is not None})
+        return out
+
+
+@dataclass
+class Metadata:
+    """``dataset.json`` of one split (the authors' fields first, then hrmkit's)."""
+
+    seq_len: int
+    vocab_size: int
+    pad_id: int
+    ignore_label_id: int
+    blank_identifier_id: int
+    num_puzzle_identifiers: int
+    total_groups: int
+    mean_puzzle_examples: float
+    sets: list[str]
+    family: str
+    split: str
+    num_examples: int
+    num_puzzles: int
+    grid: list[int]
+    augmentation_layout: str
+    augmented: bool
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str) -> "Metadata":
+        names = set(cls.__dataclass_fields__)
+        missing = sorted(n for n in names if n not in data and n not in ("format", "format_version"))
+        if missing:
+            raise HrmkitError(f"{source}: missing field(s) {', '.join(missing)}")
+        if data.get("format", FORMAT) != FORMAT or data.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
+            raise HrmkitError(f"{source}: format {data.get('format')} v{data.get('format_version')} not readable")
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class Family:
+    """What a family's recipe fixes for both splits (ids and shapes); the writer derives the rest."""
+
+    name: str
+    seq_len: int
+    vocab_size: int
+    grid: tuple[int, int]
+    augmentation_layout: str
+    pad_id: int = 0
+    ignore_label_id: int = 0
+    blank_identifier_id: int = 0
+
+
+def sha256_file(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _json_dump(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def check_output(out: Path, overwrite: bool) -> None:
+    """Fail early (before any work) when the output folder exists and may not be replaced."""
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise HrmkitError(f"{out}: already exists (pass --overwrite to replace it)")
+    if out.exists() and not (out / "provenance.json").is_file() and any(out.iterdir()):
+        raise HrmkitError(f"{out}: exists and is not an hrmkit data set; refusing to replace it")
+
+
+def _metadata(fam: Family, split: str, arr: SplitArrays, num_ids: int, augmented: bool) -> Metadata:
+    n, p = arr.num_examples, arr.num_puzzles
+    return Metadata(
+        seq_len=fam.seq_len,
+        vocab_size=fam.vocab_size,
+        pad_id=fam.pad_id,
+        ignore_label_id=fam.ignore_label_id,
+        blank_identifier_id=fam.blank_identifier_id,
+        num_puzzle_identifiers=num_ids,
+        total_groups=arr.num_groups,
+        mean_puzzle_examples=float(n / p) if p else 0.0,
+        sets=[SET],
+        family=fam.name,
+        split=split,
+        num_examples=n,
+        num_puzzles=p,
+        grid=list(fam.grid),
+        augmentation_layout=fam.augmentation_layout,
+        augmented=augmented,
+    )
+
+
+def write_dataset(
+    out: Path,
+    fam: Family,
+    splits: dict[str, SplitArrays],
+    identifiers: list[str],
+    provenance: dict,
+    *,
+    augmented: dict[str, bool] | None = None,
+    extra_json: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write a data set into a temporary sibling folder, then rename it to ``out`` (never half-written).
+
+    ``provenance`` gets an ``outputs`` entry: the sha256 of every file written, so that ``validate`` can tell
+    a file changed or truncated after the build.
+    """
+    out = Path(out)
+    check_output(out, overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        files: dict[str, str] = {}
+        for split, arr in splits.items():
+            (tmp / split).mkdir()
+            for name, a in arr.arrays().items():
+                a = np.ascontiguousarray(a, dtype=DTYPES[name])
+                rel = array_file(split, name)
+                np.save(tmp / rel, a, allow_pickle=False)
+                files[rel] = sha256_file(tmp / rel)
+            meta = _metadata(fam, split, arr, len(identifiers), bool((augmented or {}).get(split, False)))
+            _json_dump(tmp / split / "dataset.json", meta.__dict__)
+            files[f"{split}/dataset.json"] = sha256_file(tmp / split / "dataset.json")
+        _json_dump(tmp / "identifiers.json", identifiers)
+        files["identifiers.json"] = sha256_file(tmp / "identifiers.json")
+        for name, obj in (extra_json or {}).items():
+            _json_dump(tmp / name, obj)
+            files[name] = sha256_file(tmp / name)
+        _json_dump(tmp / "provenance.json", {**provenance, "outputs": files})
+        if out.exists():  # --overwrite: move the old one aside first so a failure keeps one complete copy
+            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- reading
+
+
+def read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise HrmkitError(f"{path}: missing")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HrmkitError(f"{path}: not valid JSON ({exc})") from None
+
+
+def load_array(path: Path, mmap: bool = True) -> np.ndarray:
+    """One ``.npy`` file, memory-mapped; a missing, truncated or foreign file is an HrmkitError."""
+    if not path.is_file():
+        raise HrmkitError(f"{path}: missing")
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise HrmkitError(f"{path}: unreadable array ({exc})") from None
+
+
+@dataclass
+class Split:
+    """One split of a data set on disk: its metadata and memory-mapped arrays."""
+
+    name: str
+    meta: Metadata
+    arrays: SplitArrays
+
+
+@dataclass
+class Dataset:
+    """A data set folder opened for reading (arrays memory-mapped, nothing loaded until used)."""
+
+    path: Path
+    provenance: dict
+    identifiers: list[str]
+    splits: dict[str, Split] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def family(self) -> str:
+        return self.provenance.get("family") or next(iter(self.splits.values())).meta.family
+
+    def split(self, name: str) -> Split:
+        if name not in self.splits:
+            raise HrmkitError(f"{self.path}: no split {name!r} (has: {', '.join(self.splits) or 'none'})")
+        return self.splits[name]
+
+
+def load_split(path: Path, split: str, mmap: bool = True) -> Split:
+    path = Path(path)
+    meta = Metadata.from_dict(read_json(path / split / "dataset.json"), str(path / split / "dataset.json"))
+    found = {}
+    for name in REQUIRED + OPTIONAL:
+        f = path / array_file(split, name)
+        if name in REQUIRED or f.exists():
+            found[name] = load_array(f, mmap)
+    return Split(split, meta, SplitArrays(**found))
+
+
+def open_dataset(path: str | Path, mmap: bool = True) -> Dataset:
+    """Open a built data set; every split folder holding a ``dataset.json`` is read."""
+    path = Path(path)
+    if not path.is_dir():
+        raise HrmkitError(f"{path}: no such data set folder")
+    provenance = read_json(path / "provenance.json")
+    identifiers = read_json(path / "identifiers.json")
+    ds = Dataset(path, provenance, identifiers)
+    for split in SPLITS:
+        if (path / split / "dataset.json").is_file():
+            ds.splits[split] = load_split(path, split, mmap)
+    if not ds.splits:
+        raise HrmkitError(f"{path}: no split folder with a dataset.json")
+    if (path / "augmentations.json").is_file():
+        ds.extra["augmentations"] = read_json(path / "augmentations.json")
+    return ds
