@@ -1,0 +1,338 @@
+"""ARC tasks: the JSON format, the 30x30 token canvas, invertible augmentations and de-duplication.
+
+A task file is ``{"train": [{"input": grid, "output": grid}, ...], "test": [{"input": grid, "output"?: grid}]}``
+where a grid is a non-empty list of equally long rows of colours 0-9, at most 30x30. Other keys are ignored;
+test outputs are optional. Grids become ``numpy.uint8`` arrays; a file becomes a ``Task``. Errors name the
+file and the place: pairs are numbered from 0 as JSON indices (``train[2]``), rows and columns from 1.
+
+Tokens (the authors' ids): 0 pad, 1 end-of-grid marker, 2..11 colours 0..9; vocabulary 12, 900 tokens per
+grid. A grid of h x w placed at offset (r, c) fills rows r..r+h-1, columns c..c+w-1 of the 30x30 canvas; the
+marker fills the row below it (columns c..c+w-1) and the column right of it (rows r..r+h-1) where they fit on
+the canvas (not the corner cell), the rest is pad.
+
+Decoding (``from_tokens``) crops at the marker: from the grid's top-left corner, the largest rectangle of
+colour tokens whose rows are each as wide as the narrowest row above (the authors' evaluation rule). So a
+model output full of garbage still gives a grid, or None when the corner cell is not a colour; with
+``strict=True`` it gives None unless the canvas is exactly the encoding of a grid (markers and pads in place).
+
+An ``Augmentation`` is a dihedral transform (numbered as in ``hrmkit.puzzles.maze.dihedral``), then a
+permutation of colours 1-9 (black stays 0), then a translation inside the canvas when encoded. ``apply`` /
+``invert`` work on grids and ``apply_task`` / ``invert_task`` on tasks; ``encode`` / ``decode`` add and remove
+the translation. ``augmentations`` draws distinct ones, de-duplicated by ``task_hash`` of the augmented task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from hrmkit.errors import HrmkitError, where
+from hrmkit.puzzles import Record
+from hrmkit.puzzles.maze import DIHEDRAL_INVERSE, dihedral
+
+NAME = "arc"
+MAX_SIZE = 30
+PAD_ID, EOS_ID, COLOUR_OFFSET = 0, 1, 2
+VOCAB_SIZE = 12
+SEQ_LEN = MAX_SIZE * MAX_SIZE
+IDENTITY_COLOURS = tuple(range(10))
+
+
+@dataclass
+class Pair:
+    """One demonstration (train) or query (test); ``output`` is None for a test pair without its answer."""
+
+    input: np.ndarray  # (h, w) uint8 colours 0..9
+    output: np.ndarray | None = None
+
+
+@dataclass
+class Task:
+    """One ARC task: its id (the file name without .json) and its pairs."""
+
+    id: str
+    train: list[Pair]
+    test: list[Pair]
+
+    def grids(self) -> list[np.ndarray]:
+        """Every grid of the task, inputs and outputs, train then test."""
+        return [g for p in self.train + self.test for g in (p.input, p.output) if g is not None]
+
+    def to_dict(self) -> dict:
+        """The JSON form (lists of lists of ints)."""
+        pair = lambda p: {"input": p.input.tolist(), **({"output": p.output.tolist()} if p.output is not None else {})}  # noqa: E731
+        return {"train": [pair(p) for p in self.train], "test": [pair(p) for p in self.test]}
+
+
+# ----------------------------------------------------------------------------- parse and read
+
+
+def _grid(value, place: str, source) -> np.ndarray:
+    """A JSON grid -> (h, w) uint8, or HrmkitError naming ``source: place``."""
+    fail = lambda msg: HrmkitError(f"{source}: {place}{msg}")  # noqa: E731
+    if not isinstance(value, list) or not all(isinstance(row, list) for row in value):
+        bad = next((i for i, row in enumerate(value) if not isinstance(row, list)), None) if isinstance(value, list) else None
+        raise fail(f" row {bad + 1}: a row is a list of colours" if bad is not None else ": a grid is a list of rows of colours 0-9")
+    if not value or not value[0]:
+        raise fail(": empty grid")
+    width = len(value[0])
+    for i, row in enumerate(value):
+        if len(row) != width:
+            raise fail(f" row {i + 1}: {len(row)} cells, row 1 has {width} (ragged rows)")
+    if len(value) > MAX_SIZE or width > MAX_SIZE:
+        raise fail(f": {len(value)}x{width} grid, larger than {MAX_SIZE}x{MAX_SIZE}")
+    try:
+        arr = np.array(value)
+    except (ValueError, OverflowError):  # cells that are lists of different lengths, ...
+        arr = None
+    if arr is None or arr.ndim != 2 or arr.dtype.kind not in "iu" or ((arr < 0) | (arr > 9)).any():
+        for i, row in enumerate(value):
+            for j, cell in enumerate(row):
+                if type(cell) is not int or not 0 <= cell <= 9:
+                    raise fail(f" row {i + 1} column {j + 1}: {json.dumps(cell)} is not a colour 0-9")
+    return arr.astype(np.uint8)
+
+
+def _pairs(data: dict, key: str, source, need_output: bool) -> list[Pair]:
+    if key not in data:
+        raise HrmkitError(f"{source}: missing key {key!r} (an ARC task has 'train' and 'test' lists of pairs)")
+    items = data[key]
+    if not isinstance(items, list) or not items:
+        raise HrmkitError(f"{source}: {key!r} must be a non-empty list of pairs")
+    pairs = []
+    for i, item in enumerate(items):
+        place = f"{key}[{i}]"
+        if not isinstance(item, dict) or "input" not in item:
+            raise HrmkitError(f"{source}: {place}: a pair is an object with 'input'" + (" and 'output'" if need_output else ""))
+        if need_output and "output" not in item:
+            raise HrmkitError(f"{source}: {place}: missing 'output'")
+        out = item.get("output")
+        pairs.append(Pair(_grid(item["input"], place + ".input", source), None if out is None else _grid(out, place + ".output", source)))
+    return pairs
+
+
+def parse_task(data, task_id: str, *, source="<task>") -> Task:
+    """A task from its JSON text or decoded object; errors name ``source``."""
+    if isinstance(data, (str, bytes)):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as err:
+            raise HrmkitError(f"{where(source, err.lineno)}: not valid JSON: {err.msg} (column {err.colno})") from None
+    if not isinstance(data, dict):
+        raise HrmkitError(f"{source}: an ARC task is a JSON object with 'train' and 'test' lists")
+    return Task(task_id, _pairs(data, "train", source, True), _pairs(data, "test", source, False))
+
+
+def sniff(text: str) -> bool:
+    """A JSON object that mentions both "train" and "test"."""
+    return text.lstrip().startswith("{") and '"train"' in text and '"test"' in text
+
+
+def load_task(path) -> Task:
+    """One task file -> Task (id = the file name without .json)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise HrmkitError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise HrmkitError(f"{path}: not a UTF-8 text file") from None
+    return parse_task(text, path.stem, source=path)
+
+
+def read(path, *, skip_invalid: bool = False) -> list[Record]:
+    """One Record per task file (text = the task id, puzzle = the Task); malformed -> error or Record.error."""
+    path = Path(path)
+    try:
+        return [Record(0, 1, path.stem, load_task(path))]
+    except HrmkitError as err:
+        if not skip_invalid or not path.is_file():
+            raise
+        return [Record(0, 1, path.stem, None, str(err))]
+
+
+def read_dir(path) -> dict[str, Task]:
+    """Every ``*.json`` task under a folder (recursively), by id, sorted; two files with one id are an error."""
+    path = Path(path)
+    if not path.is_dir():
+        raise HrmkitError(f"{path}: not a folder of ARC task files")
+    tasks, files = {}, {}
+    for file in sorted(path.rglob("*.json")):
+        if file.stem in files:
+            raise HrmkitError(f"{file}: task id {file.stem!r} also used by {files[file.stem]}; read the folders separately")
+        files[file.stem] = file
+        tasks[file.stem] = load_task(file)
+    if not tasks:
+        raise HrmkitError(f"{path}: no *.json task files")
+    return tasks
+
+
+def format_one_line(grid: np.ndarray) -> str:
+    """Rows of digits joined by '|', e.g. ``012|340``."""
+    return "|".join("".join(map(str, row)) for row in np.asarray(grid).tolist())
+
+
+def format_pretty(grid: np.ndarray) -> str:
+    """Rows of digits, one per line."""
+    return "\n".join("".join(map(str, row)) for row in np.asarray(grid).tolist())
+
+
+def verify(pair: Pair, predicted: np.ndarray | None) -> bool:
+    """Exact match (shape and every cell) with the pair's output; a failed decode (None) is wrong."""
+    if pair.output is None:
+        raise HrmkitError("this test pair has no output to verify against")
+    return predicted is not None and np.shape(predicted) == pair.output.shape and bool((np.asarray(predicted) == pair.output).all())
+
+
+# ----------------------------------------------------------------------------- tokens
+
+
+def to_canvas(grid: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """(h, w) colours -> (30, 30) uint8 token canvas with the grid at ``offset`` and its end-of-grid markers."""
+    h, w = grid.shape
+    r, c = offset
+    if r < 0 or c < 0 or r + h > MAX_SIZE or c + w > MAX_SIZE:
+        raise HrmkitError(f"a {h}x{w} grid at offset {tuple(offset)} does not fit the {MAX_SIZE}x{MAX_SIZE} canvas")
+    canvas = np.zeros((MAX_SIZE, MAX_SIZE), dtype=np.uint8)
+    canvas[r : r + h, c : c + w] = np.asarray(grid) + COLOUR_OFFSET
+    if r + h < MAX_SIZE:
+        canvas[r + h, c : c + w] = EOS_ID
+    if c + w < MAX_SIZE:
+        canvas[r : r + h, c + w] = EOS_ID
+    return canvas
+
+
+def to_tokens(grid: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """(h, w) colours -> (900,) uint8 tokens (the canvas, row-major)."""
+    return to_canvas(grid, offset).reshape(SEQ_LEN)
+
+
+def from_tokens(tokens: np.ndarray, offset: tuple[int, int] = (0, 0), *, strict: bool = False) -> np.ndarray | None:
+    """(900,) or (30, 30) tokens -> (h, w) colours cropped at the marker (see the module docstring), or None."""
+    canvas = np.asarray(tokens).reshape(MAX_SIZE, MAX_SIZE)
+    r, c = offset
+    view = canvas[r:, c:]
+    colour = (view >= COLOUR_OFFSET) & (view < COLOUR_OFFSET + 10)  # (30-r, 30-c)
+    widths = np.where(colour.all(1), colour.shape[1], colour.argmin(1))  # colour prefix of each row
+    widths = np.minimum.accumulate(widths)
+    areas = widths * np.arange(1, len(widths) + 1)
+    k = int(areas.argmax())
+    if areas[k] == 0:
+        return None
+    grid = (view[: k + 1, : widths[k]] - COLOUR_OFFSET).astype(np.uint8)
+    if strict and not np.array_equal(to_canvas(grid, offset), canvas):
+        return None
+    return grid
+
+
+# ----------------------------------------------------------------------------- augmentations
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Dihedral transform, then colour permutation (``colours[c]`` is what colour c becomes; 0 stays 0), then a
+    translation by ``offset`` (rows, columns) when encoded on the canvas. Every part is invertible."""
+
+    dihedral: int = 0
+    colours: tuple[int, ...] = IDENTITY_COLOURS
+    offset: tuple[int, int] = (0, 0)
+    _table: np.ndarray = field(init=False, repr=False, compare=False)
+    _inverse: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        colours = tuple(int(c) for c in self.colours)
+        if not 0 <= self.dihedral < 8:
+            raise HrmkitError(f"augmentation: dihedral transform id must be 0..7, got {self.dihedral}")
+        if sorted(colours) != list(range(10)) or colours[0] != 0:
+            raise HrmkitError(f"augmentation: colours must permute 1-9 and keep 0, got {colours}")
+        if len(self.offset) != 2 or min(self.offset) < 0 or max(self.offset) >= MAX_SIZE:
+            raise HrmkitError(f"augmentation: offset must be two integers in 0..{MAX_SIZE - 1}, got {self.offset}")
+        object.__setattr__(self, "colours", colours)
+        object.__setattr__(self, "offset", (int(self.offset[0]), int(self.offset[1])))
+        object.__setattr__(self, "_table", np.array(colours, dtype=np.uint8))
+        object.__setattr__(self, "_inverse", np.argsort(colours).astype(np.uint8))
+
+    @classmethod
+    def random(cls, rng: np.random.Generator, task: Task | None = None) -> Augmentation:
+        """A uniform dihedral transform and colour permutation; with a task, also a uniform offset that fits it."""
+        aug = cls(int(rng.integers(8)), (0, *(int(c) for c in rng.permutation(9) + 1)))
+        return aug if task is None else replace(aug, offset=random_offset(aug.apply_task(task).grids(), rng))
+
+    def apply(self, grid: np.ndarray) -> np.ndarray:
+        return self._table[dihedral(grid, self.dihedral)]
+
+    def invert(self, grid: np.ndarray) -> np.ndarray:
+        return dihedral(self._inverse[np.asarray(grid)], DIHEDRAL_INVERSE[self.dihedral])
+
+    def apply_task(self, task: Task) -> Task:
+        return _map_task(task, self.apply)
+
+    def invert_task(self, task: Task) -> Task:
+        return _map_task(task, self.invert)
+
+    def encode(self, grid: np.ndarray) -> np.ndarray:
+        """Original grid -> (900,) tokens of the augmented grid at ``offset``."""
+        return to_tokens(self.apply(grid), self.offset)
+
+    def decode(self, tokens: np.ndarray, *, strict: bool = False) -> np.ndarray | None:
+        """Tokens (e.g. a model's answer to an augmented query) -> the grid in the original frame, or None."""
+        grid = from_tokens(tokens, self.offset, strict=strict)
+        return None if grid is None else self.invert(grid)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form, for storing with a data set what undoes each augmented puzzle."""
+        return {"dihedral": self.dihedral, "colours": list(self.colours), "offset": list(self.offset)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Augmentation:
+        return cls(int(data["dihedral"]), tuple(data["colours"]), tuple(data.get("offset", (0, 0))))
+
+    @property
+    def key(self) -> str:
+        """Short printable name, e.g. ``t3_c0958172346_r2c5``."""
+        return f"t{self.dihedral}_c{''.join(map(str, self.colours))}_r{self.offset[0]}c{self.offset[1]}"
+
+
+def _map_task(task: Task, fn) -> Task:
+    pair = lambda p: Pair(fn(p.input), None if p.output is None else fn(p.output))  # noqa: E731
+    return Task(task.id, [pair(p) for p in task.train], [pair(p) for p in task.test])
+
+
+def random_offset(grids: list[np.ndarray], rng: np.random.Generator) -> tuple[int, int]:
+    """A uniform (row, column) offset at which every one of ``grids`` fits the canvas."""
+    h = max(g.shape[0] for g in grids)
+    w = max(g.shape[1] for g in grids)
+    return int(rng.integers(MAX_SIZE - h + 1)), int(rng.integers(MAX_SIZE - w + 1))
+
+
+def task_hash(task: Task) -> str:
+    """A digest of the task's grids (shapes and cells, train then test, outputs included; not the id)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part, pairs in ((b"train", task.train), (b"test", task.test)):
+        digest.update(part)
+        for p in pairs:
+            for g in (p.input, p.output):
+                digest.update(b"-" if g is None else bytes(g.shape) + np.ascontiguousarray(g, dtype=np.uint8).tobytes())
+    return digest.hexdigest()
+
+
+def augmentations(task: Task, count: int, *, rng: np.random.Generator, translate: bool = False, tries_factor: int = 5) -> list[Augmentation]:
+    """The identity then up to ``count`` random augmentations whose augmented tasks are all different (by
+    ``task_hash``); gives up after ``tries_factor * count`` draws, as symmetric tasks have few distinct images.
+    With ``translate`` every one (the identity too) gets a random offset where the whole task fits."""
+    chosen, seen = [Augmentation()], {task_hash(task)}
+    for _ in range(tries_factor * count):
+        if len(chosen) > count:
+            break
+        aug = Augmentation.random(rng)
+        digest = task_hash(aug.apply_task(task))
+        if digest not in seen:
+            seen.add(digest)
+            chosen.append(aug)
+    if translate:
+        chosen = [replace(a, offset=random_offset(a.apply_task(task).grids(), rng)) for a in chosen]
+    return chosen

@@ -1,0 +1,453 @@
+"""Mazes: text grids of ``# SGo`` (wall, open, start, goal, path), shortest paths, a generator, symmetries.
+
+A maze is a 2-D ``numpy.uint8`` array of cell codes, the index of the character in ``CHARSET``::
+
+    0 '#' wall   1 ' ' open   2 'S' start   3 'G' goal   4 'o' path
+
+The *puzzle* is a maze with exactly one S and one G and no 'o'; a *solution* is the same maze with the cells of
+one shortest 4-connected S-G path marked 'o'. ``path_length`` counts moves, so a solution has
+``path_length - 1`` 'o' cells.
+
+Files (``read``) hold one maze per block of lines:
+
+    ; lines starting with ';' are comments ('#' is a wall, so it cannot start comments here)
+    #######
+    #S  # #
+    # # #G#
+    #######
+
+    #####        <- blocks are separated by blank lines
+    #S G#
+    #####
+
+All rows of a block have the same width. A line of spaces inside a block is a row of open cells when it is as
+wide as the block, otherwise a separator; so a block may not start with an all-open row. 'o' cells in a block
+are a given solution: ``Record.puzzle`` is the maze without them and ``MazeRecord.solution`` keeps them.
+The Hugging Face CSV form of the authors' data (``source,question,answer,rating``, each maze one row-major
+string of N*N characters) is read too.
+
+Tokens (the authors' ids): 0 pad, then one id per character in ``CHARSET`` order: 1 '#', 2 ' ', 3 'S',
+4 'G', 5 'o' (``token = code + 1``), vocabulary 6; mazes smaller than the canvas are padded right and below.
+
+``solve_exact`` reports "solved" when the shortest path is unique, "multiple" when several shortest paths tie
+(the returned solution is one of them; ``verify`` accepts any of them), "unsolvable" when G is unreachable.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hrmkit.errors import HrmkitError, where
+from hrmkit.puzzles import ExactResult, Record
+
+NAME = "maze"
+CHARSET = "# SGo"
+WALL, OPEN, START, GOAL, PATH = range(5)
+PAD_ID = 0
+VOCAB_SIZE = len(CHARSET) + 1
+CSV_HEADER = ["source", "question", "answer", "rating"]
+
+_CODE = np.full(256, 255, dtype=np.uint8)  # byte -> cell code; 255 = not a maze character
+_CODE[np.frombuffer(CHARSET.encode(), dtype=np.uint8)] = np.arange(len(CHARSET), dtype=np.uint8)
+_CHARS = np.frombuffer(CHARSET.encode(), dtype=np.uint8)
+
+
+@dataclass
+class MazeRecord(Record):
+    """A Record whose file also gave a solution ('o' cells of a block, or the CSV answer); not verified."""
+
+    solution: np.ndarray | None = None
+
+
+# ----------------------------------------------------------------------------- parse and format
+
+
+def _row_codes(row: str, path, line: int) -> np.ndarray:
+    raw = row.encode("utf-8")
+    codes = _CODE[np.frombuffer(raw, dtype=np.uint8)] if raw else np.zeros(0, np.uint8)
+    if len(raw) != len(row) or (codes == 255).any():
+        col = next(i for i, ch in enumerate(row) if ch not in CHARSET)
+        raise HrmkitError(f"{where(path, line)}: bad character {row[col]!r} in column {col + 1} (a maze uses '#', ' ', 'S', 'G', 'o')")
+    return codes
+
+
+def _check(grid: np.ndarray, path, line: int) -> None:
+    """Exactly one S and one G; raises 'FILE:LINE: ...' otherwise."""
+    for code, name in ((START, "start 'S'"), (GOAL, "goal 'G'")):
+        count = int((grid == code).sum())
+        if count != 1:
+            cells = ", ".join(f"row {r + 1} col {c + 1}" for r, c in np.argwhere(grid == code)[:4])
+            raise HrmkitError(f"{where(path, line)}: {'no' if count == 0 else count} {name}{'s' if count > 1 else ''} in the maze" + (f" ({cells})" if count > 1 else "") + "; a maze needs exactly one")
+
+
+def parse(text: str, *, path="<string>", line: int = 1) -> np.ndarray:
+    """One maze from its rows (newline-separated) -> (H, W) uint8 codes, 'o' cells kept. Errors name path:line."""
+    rows = text.split("\n")
+    while rows and rows[-1] == "":
+        rows.pop()
+    if not rows:
+        raise HrmkitError(f"{where(path, line)}: empty maze")
+    width = len(rows[0].rstrip("\r"))
+    grid = np.empty((len(rows), width), dtype=np.uint8)
+    for i, row in enumerate(rows):
+        row = row.rstrip("\r")
+        codes = _row_codes(row, path, line + i)
+        if len(codes) != width:
+            raise HrmkitError(f"{where(path, line + i)}: row {i + 1} has {len(codes)} cells, the maze's first row has {width} (ragged rows)")
+        grid[i] = codes
+    if width == 0:
+        raise HrmkitError(f"{where(path, line)}: empty maze")
+    _check(grid, path, line)
+    return grid
+
+
+def parse_flat(text: str, *, side: int | None = None, path="<string>", line: int = 1) -> np.ndarray:
+    """A maze written as one row-major string of side*side characters (the HF CSV form) -> (side, side) codes."""
+    n = len(text)
+    side = side or int(round(n**0.5))
+    if side * side != n or n == 0:
+        raise HrmkitError(f"{where(path, line)}: a one-line maze needs a square number of characters, got {n}")
+    grid = _row_codes(text, path, line).reshape(side, side)
+    _check(grid, path, line)
+    return grid
+
+
+def puzzle_of(grid: np.ndarray) -> np.ndarray:
+    """The puzzle of a (solved) maze: 'o' cells become open."""
+    grid = np.array(grid, dtype=np.uint8)
+    grid[grid == PATH] = OPEN
+    return grid
+
+
+def format_pretty(grid: np.ndarray) -> str:
+    """Rows on separate lines (the file format)."""
+    return "\n".join(_CHARS[row].tobytes().decode() for row in np.asarray(grid))
+
+
+def format_one_line(grid: np.ndarray) -> str:
+    """Row-major characters on one line (the HF CSV form); the side is sqrt(len) for square mazes."""
+    return _CHARS[np.asarray(grid)].tobytes().decode()
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def sniff(text: str) -> bool:
+    """A maze CSV (header source,question,answer,rating and a '# SGo' question) or blocks of '# SGo' rows."""
+    lines = [ln.rstrip("\r") for ln in text.split("\n")]
+    content = [ln for ln in lines if ln.strip() and not ln.startswith(";")]
+    if not content:
+        return False
+    if content[0].replace(" ", "").split(",") == CSV_HEADER:
+        if len(content) < 2:
+            return False
+        fields = next(csv.reader([content[1]]))
+        return len(fields) >= 2 and set(fields[1]) <= set(CHARSET) and "S" in fields[1] and "G" in fields[1]
+    head = content[:200]
+    return all(set(ln) <= set(CHARSET) for ln in head) and any("#" in ln for ln in head) and any("S" in ln for ln in head) and any("G" in ln for ln in head)
+
+
+def _blocks(lines: list[str]):
+    """(first line number, rows) per block; comments skipped, blank lines separate blocks."""
+    start, rows = 0, []
+    for number, ln in enumerate(lines, 1):
+        ln = ln.rstrip("\r")
+        if ln.startswith(";"):
+            continue
+        blank = ln.strip() == "" and not (rows and len(ln) == len(rows[0]))
+        if blank:
+            if rows:
+                yield start, rows
+            rows = []
+            continue
+        if not rows:
+            start = number
+        rows.append(ln)
+    if rows:
+        yield start, rows
+
+
+def read(path, *, skip_invalid: bool = False) -> list[MazeRecord]:
+    """Every maze of a file (blocks of rows, or the HF CSV). Bad entries raise "FILE:LINE: ..." unless skip_invalid."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise HrmkitError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise HrmkitError(f"{path}: not a UTF-8 text file") from None
+    lines = text.split("\n")
+    first = next((ln for ln in lines if ln.strip() and not ln.startswith(";")), "")
+    entries = _csv_entries(path, text) if first.replace(" ", "").rstrip("\r").split(",") == CSV_HEADER else _block_entries(path, lines)
+    records = []
+    for index, (line, shown, build) in enumerate(entries):
+        try:
+            puzzle, solution = build()
+            records.append(MazeRecord(index, line, shown, puzzle, None, solution))
+        except HrmkitError as err:
+            if not skip_invalid:
+                raise
+            records.append(MazeRecord(index, line, shown, None, str(err)))
+    return records
+
+
+def _block_entries(path, lines):
+    for line, rows in _blocks(lines):
+        text = "\n".join(rows)
+
+        def build(text=text, line=line):
+            grid = parse(text, path=path, line=line)
+            return puzzle_of(grid), grid if (grid == PATH).any() else None
+
+        yield line, text, build
+
+
+def _csv_entries(path, text):
+    reader = csv.reader(io.StringIO(text))
+    header_seen = False
+    for row in reader:
+        line = reader.line_num
+        if not row or (len(row) == 1 and not row[0].strip()) or row[0].startswith(";"):
+            continue
+        if not header_seen:
+            header_seen = True
+            continue
+
+        def build(row=row, line=line):
+            if len(row) < 2:
+                raise HrmkitError(f"{where(path, line)}: expected columns {','.join(CSV_HEADER)}, got {len(row)} field(s)")
+            puzzle = parse_flat(row[1], path=path, line=line)
+            if (puzzle == PATH).any():
+                raise HrmkitError(f"{where(path, line)}: the question contains path cells 'o'")
+            solution = parse_flat(row[2], side=puzzle.shape[0], path=path, line=line) if len(row) > 2 and row[2] else None
+            if solution is not None and not np.array_equal(puzzle_of(solution), puzzle):
+                raise HrmkitError(f"{where(path, line)}: the answer is not the question with 'o' path cells added")
+            return puzzle, solution
+
+        yield line, row[1] if len(row) > 1 else ",".join(row), build
+
+
+# ----------------------------------------------------------------------------- tokens
+
+
+def to_tokens(grid: np.ndarray, size: int | None = None) -> np.ndarray:
+    """(H, W) or (B, H, W) codes -> (H*W,) or (B, size*size) uint8 token ids, padded (id 0) right and below to size."""
+    grid = np.asarray(grid)
+    h, w = grid.shape[-2:]
+    size_h, size_w = (h, w) if size is None else (size, size)
+    if h > size_h or w > size_w:
+        raise HrmkitError(f"a {h}x{w} maze does not fit a {size}x{size} canvas")
+    out = np.zeros(grid.shape[:-2] + (size_h, size_w), dtype=np.uint8)
+    out[..., :h, :w] = grid + 1
+    return out.reshape(grid.shape[:-2] + (size_h * size_w,))
+
+
+def from_tokens(tokens: np.ndarray, shape: tuple[int, int] | None = None, *, strict: bool = True) -> np.ndarray:
+    """(L,) or (B, L) token ids of a square canvas -> (H, W) or (B, H, W) codes, cropped to ``shape`` (top-left).
+
+    Pad or out-of-range ids inside the crop raise when ``strict``; otherwise they decode as walls, so a garbage
+    model output never verifies (walls must match the puzzle)."""
+    tokens = np.asarray(tokens)
+    side = int(round(tokens.shape[-1] ** 0.5))
+    if side * side != tokens.shape[-1]:
+        raise HrmkitError(f"{tokens.shape[-1]} tokens is not a square canvas")
+    h, w = shape or (side, side)
+    ids = tokens.reshape(tokens.shape[:-1] + (side, side))[..., :h, :w].astype(np.int64)
+    bad = (ids < 1) | (ids > len(CHARSET))
+    if bad.any():
+        if strict:
+            raise HrmkitError(f"token id {int(ids[bad][0])} is not a maze cell (ids 1..{len(CHARSET)})")
+        ids = np.where(bad, WALL + 1, ids)
+    return (ids - 1).astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------- shortest paths
+
+
+def _bfs(open_: np.ndarray, source: int):
+    """Distances (moves, -1 unreachable) and shortest-path counts from ``source`` over flat open cells."""
+    h, w = open_.shape
+    flat = open_.ravel().tolist()
+    dist = [-1] * (h * w)
+    count = [0] * (h * w)
+    dist[source], count[source] = 0, 1
+    queue = deque([source])
+    while queue:
+        u = queue.popleft()
+        du, r, c = dist[u] + 1, divmod(u, w)[0], u % w
+        for v, ok in ((u - w, r > 0), (u + w, r < h - 1), (u - 1, c > 0), (u + 1, c < w - 1)):
+            if ok and flat[v]:
+                if dist[v] < 0:
+                    dist[v], count[v] = du, count[u]
+                    queue.append(v)
+                elif dist[v] == du:
+                    count[v] += count[u]
+    return dist, count
+
+
+def _ends(puzzle: np.ndarray) -> tuple[int, int]:
+    starts, goals = np.flatnonzero(puzzle == START), np.flatnonzero(puzzle == GOAL)
+    if len(starts) != 1 or len(goals) != 1:
+        raise HrmkitError(f"a maze needs exactly one 'S' and one 'G' (got {len(starts)} and {len(goals)})")
+    return int(starts[0]), int(goals[0])
+
+
+def shortest_path(puzzle: np.ndarray) -> list[tuple[int, int]] | None:
+    """The cells (row, col) of one shortest S-G path, S and G included; None when G is unreachable."""
+    puzzle = np.asarray(puzzle)
+    s, g = _ends(puzzle)
+    dist, _ = _bfs(puzzle != WALL, s)
+    return None if dist[g] < 0 else _walk_back(dist, g, puzzle.shape)
+
+
+def _walk_back(dist: list[int], g: int, shape) -> list[tuple[int, int]]:
+    h, w = shape
+    cells, u = [g], g
+    while dist[u] > 0:
+        r, c = divmod(u, w)
+        u = next(v for v, ok in ((u - w, r > 0), (u + w, r < h - 1), (u - 1, c > 0), (u + 1, c < w - 1)) if ok and dist[v] == dist[u] - 1)
+        cells.append(u)
+    return [divmod(u, w) for u in reversed(cells)]
+
+
+def solve_exact(puzzle: np.ndarray) -> ExactResult:
+    """BFS from S. info: path_length (moves), shortest_paths (how many tie), or path_length None if unreachable."""
+    puzzle = puzzle_of(puzzle)
+    s, g = _ends(puzzle)
+    dist, count = _bfs(puzzle != WALL, s)
+    if dist[g] < 0:
+        return ExactResult("unsolvable", None, {"path_length": None, "shortest_paths": 0})
+    solution = puzzle.copy()
+    for r, c in _walk_back(dist, g, puzzle.shape)[1:-1]:
+        solution[r, c] = PATH
+    status = "solved" if count[g] == 1 else "multiple"
+    return ExactResult(status, solution, {"path_length": dist[g], "shortest_paths": count[g]})
+
+
+def verify(puzzle: np.ndarray, solution: np.ndarray) -> bool:
+    """True when ``solution`` is the puzzle with one shortest S-G path marked 'o': walls, S and G unchanged,
+    the 'o' cells and S, G form a 4-connected path of optimal length, and nothing else is marked."""
+    puzzle = puzzle_of(puzzle)
+    s, g = _ends(puzzle)
+    sol = np.asarray(solution)
+    if sol.shape != puzzle.shape or not np.issubdtype(sol.dtype, np.integer):
+        return False
+    if ((sol == WALL) != (puzzle == WALL)).any() or ((sol == START) != (puzzle == START)).any() or ((sol == GOAL) != (puzzle == GOAL)).any():
+        return False
+    if ((sol != WALL) & (sol != OPEN) & (sol != START) & (sol != GOAL) & (sol != PATH)).any():
+        return False
+    best = _bfs(puzzle != WALL, s)[0][g]
+    if best < 0 or int((sol == PATH).sum()) != best - 1:
+        return False
+    # The marked cells reach G in `best` moves and there are exactly best + 1 of them: they are that path.
+    return _bfs((sol == PATH) | (sol == START) | (sol == GOAL), s)[0][g] == best
+
+
+# ----------------------------------------------------------------------------- symmetries
+
+DIHEDRAL_INVERSE = (0, 3, 2, 1, 4, 5, 6, 7)  # transform id -> id of its inverse
+
+
+def dihedral(grid: np.ndarray, tid: int) -> np.ndarray:
+    """One of the 8 symmetries of the square on the last two axes (the authors' numbering):
+    0 identity, 1-3 rotations by 90/180/270 degrees (counter-clockwise), 4 left-right flip, 5 up-down flip,
+    6 transpose, 7 anti-transpose. Works on one grid (H, W) or a batch (..., H, W); returns a new array."""
+    a = np.asarray(grid)
+    t = np.swapaxes(a, -1, -2)
+    views = (a, t[..., ::-1, :], a[..., ::-1, ::-1], t[..., :, ::-1], a[..., :, ::-1], a[..., ::-1, :], t, t[..., ::-1, ::-1])
+    if not 0 <= tid < 8:
+        raise HrmkitError(f"dihedral transform id must be 0..7, got {tid}")
+    return np.ascontiguousarray(views[tid])
+
+
+def augment(grid: np.ndarray, tid: int) -> np.ndarray:
+    """A maze (or batch of mazes) under dihedral transform ``tid``; shortest paths map to shortest paths."""
+    return dihedral(grid, tid)
+
+
+def invert(grid: np.ndarray, tid: int) -> np.ndarray:
+    """Undo ``augment(grid, tid)``."""
+    return dihedral(grid, DIHEDRAL_INVERSE[tid])
+
+
+# ----------------------------------------------------------------------------- generator
+
+
+def _carve(n: int, rng: np.random.Generator, loops: float) -> np.ndarray:
+    """A perfect maze (randomised depth-first search) on the cells at even coordinates, then ``loops`` of the
+    remaining inner walls between two cells knocked down, so that several routes compete."""
+    m = (n + 1) // 2  # lattice cells per side
+    grid = np.zeros((n, n), dtype=np.uint8)
+    grid[0::2, 0::2] = OPEN
+    pick = random.Random(int(rng.integers(2**63))).randrange  # Python's RNG: ~10x cheaper per draw here
+    seen = [[False] * m for _ in range(m)]
+    i, j = divmod(pick(m * m), m)
+    stack, seen[i][j] = [(i, j)], True
+    while stack:
+        i, j = stack[-1]
+        nexts = [(a, b) for a, b in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)) if 0 <= a < m and 0 <= b < m and not seen[a][b]]
+        if not nexts:
+            stack.pop()
+            continue
+        a, b = nexts[pick(len(nexts))]
+        grid[i + a, j + b] = OPEN  # the wall between cells (2i, 2j) and (2a, 2b) sits at (i + a, j + b)
+        seen[a][b] = True
+        stack.append((a, b))
+    if loops > 0:
+        between = np.zeros((n, n), dtype=bool)  # walls separating two lattice cells
+        between[0::2, 1 : 2 * m - 2 : 2] = True
+        between[1 : 2 * m - 2 : 2, 0::2] = True
+        knock = between & (grid == WALL) & (rng.random((n, n)) < loops)
+        grid[knock] = OPEN
+    return grid
+
+
+def generate(n: int, min_length: int = 0, *, rng: np.random.Generator, loops: float = 0.05, unique: bool = True, max_tries: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """One n x n (puzzle, solution) whose shortest path has at least ``min_length`` moves.
+
+    S is a random open cell (or, if no G is far enough from it, the cell farthest from it); G is drawn among
+    the cells at least ``min_length`` moves away, with a unique shortest path when ``unique`` (so that a
+    model's answer can be compared cell by cell with the label). More ``loops`` give more competing routes
+    but fewer long unique paths: at 30x30, min_length 110 succeeds on about half the mazes with loops 0.05
+    and a sixth with 0.1 (failures are retried, up to ``max_tries`` mazes)."""
+    if n < 2:
+        raise HrmkitError(f"maze size must be at least 2, got {n}")
+    for _ in range(max_tries):
+        grid = _carve(n, rng, loops)
+        cells = np.flatnonzero(grid.ravel() == OPEN)
+        s = int(cells[rng.integers(len(cells))])
+        for _attempt in range(2):
+            dist, count = _bfs(grid == OPEN, s)
+            d = np.array(dist)
+            ok = d >= max(min_length, 1)
+            if unique:
+                ok &= np.array([c == 1 for c in count])
+            if ok.any():
+                g = int(rng.choice(np.flatnonzero(ok)))
+                puzzle = grid.copy()
+                puzzle.flat[s], puzzle.flat[g] = START, GOAL
+                solution = puzzle.copy()
+                for r, c in _walk_back(dist, g, grid.shape)[1:-1]:
+                    solution[r, c] = PATH
+                tid = int(rng.integers(8))  # for even n the lattice leaves a wall row and column: spread them
+                return dihedral(puzzle, tid), dihedral(solution, tid)
+            s = int(np.argmax(d))
+    raise HrmkitError(f"could not generate a {n}x{n} maze with a shortest path of at least {min_length} moves in {max_tries} tries; lower min_length or loops")
+
+
+def generate_batch(count: int, n: int, min_length: int = 0, *, seed: int, loops: float = 0.05, unique: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` mazes -> (puzzles, solutions), each (count, n, n) uint8; the same seed gives the same mazes,
+    and a longer batch starts with the shorter one."""
+    rng = np.random.default_rng(seed)
+    puzzles = np.empty((count, n, n), dtype=np.uint8)
+    solutions = np.empty((count, n, n), dtype=np.uint8)
+    for i in range(count):
+        puzzles[i], solutions[i] = generate(n, min_length, rng=rng, loops=loops, unique=unique)
+    return puzzles, solutions
