@@ -1,0 +1,92 @@
+"""`hrmkit pull`, `hrmkit publish` and `hrmkit zoo list|show`: parse, call hrmkit.zoo, print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hrmkit.zoo import hub, registry
+
+
+def pull(
+    name: Annotated[str, typer.Argument(help="A zoo name (see `hrmkit zoo list`) or a Hub repo id ORG/NAME.")],
+    revision: Annotated[Optional[str], typer.Option(help="Branch, tag or commit (default: the registry's pin, or main).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Model directory to write (default: $HRMKIT_HOME/models/NAME).")] = None,
+    task: Annotated[Optional[str], typer.Option(help="sudoku|maze|arc, for an authors'-format repo not in the registry.")] = None,
+    seq_len: Annotated[Optional[int], typer.Option(help="Sequence length, for an authors'-format repo not in the registry.")] = None,
+    force: Annotated[bool, typer.Option(help="Download again even if the files are in the cache.")] = False,
+) -> None:
+    """Download a model (HF_ENDPOINT for a mirror, HF_TOKEN for private repos), convert it, print its folder."""
+    path = hub.pull(name, revision=revision, out=out, task=task, seq_len=seq_len, force=force)
+    source = hub.read_source(path) or {}
+    typer.echo(f"pulled {source.get('repo', name)} at {source.get('commit', '?')} ({source.get('format')} format)",
+               err=True)
+    typer.echo(str(path))
+
+
+def publish(
+    run_dir: Annotated[Path, typer.Argument(help="A training run or model directory (model.safetensors + config.json).")],
+    repo: Annotated[str, typer.Option(help="Hub repo id ORG/NAME.")],
+    private: Annotated[bool, typer.Option(help="Create the Hub repository as private.")] = False,
+    to: Annotated[Optional[Path], typer.Option(help="Commit into this local git repository (branch main) instead of the Hub.")] = None,
+    report: Annotated[Optional[Path], typer.Option(help="Evaluation report (metrics.json or its folder) for the model card.")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="The data set folder the model was trained on (its provenance goes in the card).")] = None,
+    message: Annotated[Optional[str], typer.Option(help="Commit message.")] = None,
+) -> None:
+    """Write the Hub layout (weights, config.json, model card) and push it (HfApi) or commit it locally (--to)."""
+    where = hub.publish(run_dir, repo, private=private, to=to, report=report, data=data, message=message)
+    if to is not None:
+        typer.echo(f"committed {repo} to {to} (branch main) at {where}", err=True)
+        typer.echo(str(to))
+    else:
+        typer.echo(where)
+
+
+zoo_app = typer.Typer(no_args_is_help=True, help="List and inspect the model registry.")
+
+
+def _fmt_metrics(entry: registry.ZooEntry) -> str:
+    return ", ".join(f"{m.name} {100 * m.value:.1f}%" for m in entry.metrics) or "-"
+
+
+@zoo_app.command("list")
+def list_models() -> None:
+    """One line per registry entry: name, task, format, Hub repo and revision, reported metric."""
+    entries = registry.load_registry()
+    rows = [("NAME", "TASK", "FORMAT", "REPO@REVISION", "REPORTED")]
+    rows += [(e.name, e.task, e.format, f"{e.repo}@{e.revision[:12]}", _fmt_metrics(e)) for e in entries.values()]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+@zoo_app.command("show")
+def show(name: Annotated[str, typer.Argument(help="A registry name.")]) -> None:
+    """Every field of a registry entry, and whether it has been pulled here."""
+    e = registry.get(name)
+    lines = [
+        f"name:        {e.name}",
+        f"description: {e.description}",
+        f"repo:        {e.repo}",
+        f"revision:    {e.revision}" + ("" if e.pinned else "  (a branch, not a pinned commit)"),
+        f"format:      {e.format}" + (f" (weights file: {e.weights})" if e.weights else ""),
+        f"task:        {e.task}",
+        f"seq_len:     {e.seq_len}",
+        f"arch:        {e.arch}",
+        f"license:     {e.license}",
+        "metrics:" if e.metrics else "metrics:     none reported",
+    ]
+    for m in e.metrics:
+        check = "measured by hrmkit" if m.verified else "reported"
+        lines.append(f"  - {m.name} = {100 * m.value:.1f}% on {m.dataset} ({m.split}); {check}: {m.source}")
+    lines.append("sha256:" if e.sha256 else "sha256:      none pinned")
+    lines += [f"  {f}: {h}" for f, h in sorted(e.sha256.items())]
+    out = hub.default_out(e.name)
+    source = hub.read_source(out) if out.is_dir() else None
+    lines.append(f"pulled:      {out} (commit {source.get('commit')})" if source else "pulled:      no")
+    lines.append("citation:")
+    lines += [f"  {line}" for line in e.citation.strip().splitlines()]
+    lines.append(f"entry file:  {e.path}")
+    typer.echo("\n".join(lines))
