@@ -1,0 +1,165 @@
+"""Build a data set: read the sources, split, subsample, solve what lacks answers, augment, write atomically.
+
+One recipe per family (``build_sudoku``, ``build_maze``, ``build_arc`` in ``hrmkit.data.arc_recipe``), all
+following the same order so that a bad source fails before anything is written:
+
+1. resolve and read every source (hub download, files, generator); any bad entry raises ``FILE:LINE: ...``;
+2. choose the test puzzles (``--test-source``, or a seeded ``--test-fraction`` of the source, or the hub
+   repo's own test.csv) and a seeded ``--subsample`` of the training pool;
+3. solve (and rate) puzzles that came without answers with the family's exact solver;
+4. augment training bases (``--augment K`` copies each); test puzzles are never augmented;
+5. write into a temporary folder and rename (``hrmkit.data.format``), with the provenance.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from hrmkit import __version__
+from hrmkit.data import sources as src
+from hrmkit.data.format import BLANK_IDENTIFIER, Family, SplitArrays, check_output, write_dataset
+from hrmkit.errors import HrmkitError, where
+
+TASKS = ("sudoku", "maze", "arc")
+
+
+@dataclass
+class BuildParams:
+    """Every build parameter; all of them are recorded in the provenance."""
+
+    source: list[str]
+    test_source: str | None = None
+    test_fraction: float | None = None
+    subsample: int | None = None
+    test_subsample: int | None = None
+    augment: int = 0
+    seed: int = 0
+    count: int | None = None  # `generate`: training puzzles to generate
+    test_count: int | None = None  # `generate` as test source: test puzzles to generate
+    leak_check: bool = True  # Sudoku: drop training puzzles equivalent (up to symmetry) to a test puzzle
+    family_options: dict = field(default_factory=dict)  # sudoku: givens, rating; maze: size, min_length, loops
+
+    def check(self, task: str) -> None:
+        if task not in TASKS:
+            raise HrmkitError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
+        if not self.source:
+            raise HrmkitError("--source is required")
+        if task != "arc" and len(self.source) != 1:
+            raise HrmkitError(f"{task}: give one --source (got {len(self.source)})")
+        if self.test_fraction is not None and not 0.0 < self.test_fraction < 1.0:
+            raise HrmkitError(f"--test-fraction must be between 0 and 1, got {self.test_fraction}")
+        if self.test_fraction is not None and self.test_source:
+            raise HrmkitError("give either --test-source or --test-fraction, not both")
+        for name in ("subsample", "test_subsample", "count", "test_count"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise HrmkitError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.augment < 0:
+            raise HrmkitError(f"--augment must be >= 0, got {self.augment}")
+
+
+Log = Callable[[str], None]
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def provenance(task: str, params: BuildParams, sources: dict, extra: dict | None = None) -> dict:
+    return {
+        "family": task,
+        "hrmkit_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "seed": params.seed,
+        "parameters": asdict(params),
+        "sources": sources,
+        **(extra or {}),
+    }
+
+
+def build(task: str, out: str | Path, params: BuildParams, *, overwrite: bool = False, log: Log = _stderr) -> Path:
+    """Build data set ``task`` into ``out``; returns ``out``. Raises HrmkitError before writing on bad input."""
+    params.check(task)
+    out = Path(out)
+    check_output(out, overwrite)
+    start = time.perf_counter()
+    if task == "sudoku":
+        from hrmkit.data.sudoku_recipe import build_sudoku as recipe
+    elif task == "maze":
+        from hrmkit.data.maze_recipe import build_maze as recipe
+    else:
+        from hrmkit.data.arc_recipe import build_arc as recipe
+    result = recipe(params, log)
+    prov = provenance(task, params, result.sources, {"build": {**result.stats, "seconds": None}})
+    prov["build"]["seconds"] = round(time.perf_counter() - start, 2)
+    write_dataset(out, result.family, result.splits, result.identifiers, prov,
+                  augmented=result.augmented or {"train": params.augment > 0}, extra_json=result.extra_json, overwrite=overwrite)
+    counts = ", ".join(f"{k}: {v.num_examples} examples / {v.num_groups} groups" for k, v in result.splits.items())
+    log(f"wrote {out} ({counts}) in {time.perf_counter() - start:.1f}s")
+    return out
+
+
+@dataclass
+class RecipeResult:
+    """What a family recipe hands to the writer."""
+
+    family: Family
+    splits: dict[str, SplitArrays]
+    sources: dict
+    identifiers: list[str] = field(default_factory=lambda: [BLANK_IDENTIFIER])
+    extra_json: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+    augmented: dict | None = None  # split -> whether it holds augmented copies (default: train iff --augment)
+
+
+# ---------------------------------------------------------------------------------------- shared helpers
+
+
+@dataclass
+class Item:
+    """One puzzle read from a source, before encoding: where it came from, the puzzle, its answer if known."""
+
+    origin: str  # "FILE:LINE" or "generate#i", for error messages
+    puzzle: object
+    answer: np.ndarray | None = None
+    rating: float | None = None
+
+
+def split_pools(params: BuildParams, train_pool: list, test_pool: list | None, rng: np.random.Generator):
+    """Apply --test-fraction (when no test pool came with the source), then the seeded subsamples."""
+    if test_pool is None:
+        if params.test_fraction is None:
+            raise HrmkitError("no test split: give --test-source or --test-fraction")
+        order = rng.permutation(len(train_pool))
+        n_test = max(1, int(round(params.test_fraction * len(train_pool))))
+        if n_test >= len(train_pool):
+            raise HrmkitError(f"--test-fraction {params.test_fraction} leaves no training puzzles of {len(train_pool)}")
+        test_pool = [train_pool[i] for i in np.sort(order[:n_test])]
+        train_pool = [train_pool[i] for i in np.sort(order[n_test:])]
+    if params.test_subsample is not None and params.test_subsample < len(test_pool):
+        keep = np.sort(rng.choice(len(test_pool), params.test_subsample, replace=False))
+        test_pool = [test_pool[i] for i in keep]
+    return train_pool, test_pool
+
+
+def subsample_order(params: BuildParams, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Training pool indices in the order the recipe should take them (seeded; all of them if no subsample)."""
+    if params.subsample is not None and params.subsample > n:
+        raise HrmkitError(f"--subsample {params.subsample} exceeds the {n} training puzzles of the source")
+    return rng.permutation(n)
+
+
+def groups_of(sizes: list[int] | np.ndarray) -> np.ndarray:
+    """Boundaries (G + 1,) of consecutive groups of the given sizes."""
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
+
+
+def origin(path, line) -> str:
+    return where(path, line)

@@ -1,0 +1,98 @@
+"""Maze data sets: bases (+ up to 7 distinct dihedral copies each with ``--augment K``), on a square canvas.
+
+Sources: ``hf:sapientinc/maze-30x30-hard-1k`` (train.csv / test.csv, the authors' data), maze files
+(``hrmkit.puzzles.maze.read``), or ``generate`` (``--size``, ``--min-length``, ``--loops``). Mazes without a
+path are solved by BFS; the label is one shortest path (the authors' data has unique ones).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hrmkit.data import sources as src
+from hrmkit.data.build import BuildParams, Item, Log, RecipeResult, groups_of, split_pools, subsample_order
+from hrmkit.data.format import Family, SplitArrays
+from hrmkit.errors import HrmkitError, where
+
+LAYOUT = "dihedral-v1"
+
+
+def _items(source: src.Source, role: str, params: BuildParams, seed_offset: int) -> list[Item]:
+    from hrmkit.puzzles import maze
+
+    if source.kind == "generate":
+        n = params.count if role == "train" else params.test_count
+        if n is None:
+            raise HrmkitError(f"--source generate needs --{'count' if role == 'train' else 'test-count'} N")
+        opts = params.family_options
+        puzzles, solutions = maze.generate_batch(
+            n, int(opts.get("size", 30)), int(opts.get("min_length", 0)), seed=params.seed + seed_offset,
+            loops=float(opts.get("loops", 0.1)))
+        return [Item(f"generate#{i}", p, s) for i, (p, s) in enumerate(zip(puzzles, solutions))]
+    path = source.files[role if source.kind == "hf" else "file"]
+    records = maze.read(path)
+    if not records:
+        raise HrmkitError(f"{path}: no mazes found")
+    return [Item(where(path, r.line), r.puzzle, r.solution) for r in records]
+
+
+def _solve(items: list[Item]) -> int:
+    from hrmkit.puzzles import maze
+
+    solved = 0
+    for item in items:
+        if item.answer is None:
+            result = maze.solve_exact(item.puzzle)
+            if result.status == "unsolvable":
+                raise HrmkitError(f"{item.origin}: the goal G cannot be reached from S")
+            item.answer, solved = result.solution, solved + 1
+        item.rating = float((item.answer == 4).sum() + 1)  # path length in moves
+    return solved
+
+
+def build_maze(params: BuildParams, log: Log) -> RecipeResult:
+    if params.augment > 7:
+        raise HrmkitError(f"--augment {params.augment}: a maze has 7 distinct dihedral images besides itself")
+    spec = params.source[0]
+    hub_test = spec.startswith("hf:") and not params.test_source and params.test_fraction is None
+    source = src.resolve(spec, hub_files=("train.csv", "test.csv") if hub_test else ("train.csv",))
+    rng = np.random.default_rng(params.seed)
+    train_pool = _items(source, "train", params, 0)
+    test_pool, test_source = None, source
+    if params.test_source:
+        test_source = src.resolve(params.test_source, hub_files=("test.csv",))
+        test_pool = _items(test_source, "test", params, 1)
+    elif hub_test:
+        test_pool = _items(source, "test", params, 1)
+    train_pool, test_pool = split_pools(params, train_pool, test_pool, rng)
+    order = subsample_order(params, len(train_pool), rng)
+    bases = [train_pool[i] for i in sorted(order[: params.subsample or len(train_pool)])]
+    solved = _solve(bases) + _solve(test_pool)
+    side = max(max(it.puzzle.shape) for it in bases + test_pool)
+    if any(it.puzzle.shape[0] != it.puzzle.shape[1] for it in bases) and params.augment:
+        raise HrmkitError("dihedral augmentation needs square mazes")
+    log(f"maze: {len(bases)} training mazes x {params.augment + 1}, {len(test_pool)} test mazes, canvas {side}x{side}")
+    fam = Family("maze", seq_len=side * side, vocab_size=6, grid=(side, side), augmentation_layout=LAYOUT)
+    train, test = _encode(bases, params.augment, side, rng), _encode(test_pool, 0, side, rng)
+    stats = {"train_bases": len(bases), "test_puzzles": len(test_pool), "solved_by_hrmkit": solved}
+    return RecipeResult(fam, {"train": train, "test": test},
+                        {"train": source.record(), "test": test_source.record()}, stats=stats)
+
+
+def _encode(items: list[Item], augment: int, side: int, rng: np.random.Generator) -> SplitArrays:
+    from hrmkit.puzzles import maze
+
+    k = augment + 1
+    ids = np.concatenate([[0] + sorted(rng.permutation(7)[:augment] + 1) for _ in items]).astype(np.int16)
+    each = [it for it in items for _ in range(k)]
+    inputs = np.stack([maze.to_tokens(maze.dihedral(it.puzzle, t), side) for it, t in zip(each, ids)])
+    labels = np.stack([maze.to_tokens(maze.dihedral(it.answer, t), side) for it, t in zip(each, ids)])
+    n = len(inputs)
+    return SplitArrays(
+        inputs=inputs,
+        labels=labels,
+        puzzle_identifiers=np.zeros(n, np.int32),
+        puzzle_indices=np.arange(n + 1, dtype=np.int32),
+        group_indices=groups_of(np.full(len(items), k)),
+        augmentations=ids[:, None],
+    )

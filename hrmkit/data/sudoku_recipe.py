@@ -1,0 +1,257 @@
+"""Sudoku data sets: the authors' recipe (base puzzles + K random symmetry copies each), vectorised.
+
+A copy is one element of the Sudoku symmetry group (``hrmkit.puzzles.sudoku.Transform``: digit relabelling,
+optional transpose, band / row-in-band / stack / column-in-stack orders). Building 1,000 x 1,000 copies one
+``Transform`` object at a time costs ~40 s of Python; here the transforms are drawn as arrays (one row of the
+``sudoku-v1`` layout per copy, see ``hrmkit.data.format``) and applied with one gather per base puzzle.
+``as_transform(row)`` turns a stored row back into the family's ``Transform`` (to invert a model's answer);
+tests check both paths give the same grids.
+
+Leakage: a training puzzle whose canonical form (``sudoku.canonical``) equals a test puzzle's is dropped. The
+canonical form costs ~1 ms, so it is computed only where a cheap invariant (numbers of givens per digit, box,
+row and column, as sorted multisets) already collides with a test puzzle's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hrmkit.data import sources as src
+from hrmkit.data.build import BuildParams, Item, Log, RecipeResult, groups_of, split_pools, subsample_order
+from hrmkit.data.format import Family, SplitArrays
+from hrmkit.errors import HrmkitError, where
+
+LAYOUT = "sudoku-v1"
+IDENTITY = np.concatenate([[0], np.arange(9), np.arange(9), np.arange(1, 10)]).astype(np.int16)  # (28,)
+
+
+def family() -> Family:
+    return Family("sudoku", seq_len=81, vocab_size=11, grid=(9, 9), augmentation_layout=LAYOUT)
+
+
+# ------------------------------------------------------------------------------------ transforms as arrays
+
+
+def sample_transforms(rng: np.random.Generator, m: int) -> np.ndarray:
+    """``m`` uniformly random group elements as ``sudoku-v1`` rows (m, 28)."""
+    transpose = rng.integers(0, 2, (m, 1))
+    bands = np.argsort(rng.random((m, 3)), axis=1)
+    rows = np.argsort(rng.random((m, 3, 3)), axis=2)
+    stacks = np.argsort(rng.random((m, 3)), axis=1)
+    cols = np.argsort(rng.random((m, 3, 3)), axis=2)
+    row_order = (3 * bands[:, :, None] + rows).reshape(m, 9)  # output row 3b+k <- input row 3*bands[b]+rows[b,k]
+    col_order = (3 * stacks[:, :, None] + cols).reshape(m, 9)
+    digits = np.argsort(rng.random((m, 9)), axis=1) + 1  # digits[d-1] = new digit of d
+    return np.concatenate([transpose, row_order, col_order, digits], axis=1).astype(np.int16)
+
+
+def positions(t: np.ndarray) -> np.ndarray:
+    """(m, 81) source cell of each output cell, as ``Transform.positions`` (transpose first, then reorder)."""
+    t = np.asarray(t, dtype=np.int64)
+    r, c = t[:, 1:10, None], t[:, None, 10:19]  # (m, 9, 1), (m, 1, 9)
+    return np.where(t[:, :1, None] == 1, 9 * c + r, 9 * r + c).reshape(len(t), 81)
+
+
+def token_maps(t: np.ndarray) -> np.ndarray:
+    """(m, 11) token -> token: pad and blank fixed, digit token d+1 -> digits[d-1]+1."""
+    t = np.asarray(t, dtype=np.int64)
+    return np.concatenate([np.zeros((len(t), 1), np.int64), np.ones((len(t), 1), np.int64), t[:, 19:28] + 1], axis=1)
+
+
+def apply_tokens(t: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """Apply transform rows (m, 28) to token grids (m, 81) or one grid (81,) broadcast to all m."""
+    tokens = np.broadcast_to(np.asarray(tokens), (len(t), 81))
+    moved = np.take_along_axis(tokens.astype(np.int64), positions(t), axis=1)
+    return np.take_along_axis(token_maps(t), moved, axis=1).astype(np.uint8)
+
+
+def valid_transforms(t: np.ndarray) -> np.ndarray:
+    """(m,) bool: the row is a group element (transpose flag 0/1, band/row and stack/column orders that keep
+    bands and stacks together, a permutation of the 9 digits)."""
+    t = np.asarray(t, dtype=np.int64)
+    ok = (t[:, 0] == 0) | (t[:, 0] == 1)
+    for order in (t[:, 1:10], t[:, 10:19]):
+        blocks = order.reshape(-1, 3, 3)
+        band = blocks // 3
+        ok &= (band == band[:, :, :1]).all(axis=(1, 2))
+        ok &= (np.sort(band[:, :, 0], axis=1) == np.arange(3)).all(axis=1)
+        ok &= (np.sort(blocks % 3, axis=2) == np.arange(3)).all(axis=(1, 2))
+        ok &= ((order >= 0) & (order < 9)).all(axis=1)
+    ok &= (np.sort(t[:, 19:28], axis=1) == np.arange(1, 10)).all(axis=1)
+    return ok
+
+
+def as_transform(row: np.ndarray):
+    """A stored ``sudoku-v1`` row as the family's ``Transform`` (for ``sudoku.apply`` / ``sudoku.invert``)."""
+    from hrmkit.puzzles.sudoku import Transform
+
+    row = [int(x) for x in row]
+    ro, co = row[1:10], row[10:19]
+    return Transform(
+        digits=tuple(row[19:28]),
+        transpose=bool(row[0]),
+        bands=tuple(ro[3 * b] // 3 for b in range(3)),
+        rows=tuple(tuple(ro[3 * b + k] % 3 for k in range(3)) for b in range(3)),
+        stacks=tuple(co[3 * s] // 3 for s in range(3)),
+        cols=tuple(tuple(co[3 * s + k] % 3 for k in range(3)) for s in range(3)),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- leakage
+
+
+def invariants(grids: np.ndarray) -> np.ndarray:
+    """(n, 37) symmetry invariants of digit grids (n, 81) (0 blank): givens, sorted counts per digit and per
+    box, and the sorted row counts and column counts as an unordered pair (a transpose swaps them)."""
+    g = np.asarray(grids).reshape(-1, 9, 9)
+    given = g > 0
+    digit = np.sort(np.stack([(g == d).sum(axis=(1, 2)) for d in range(1, 10)], axis=1), axis=1)
+    box = np.sort(given.reshape(-1, 3, 3, 3, 3).sum(axis=(2, 4)).reshape(-1, 9), axis=1)
+    rows, cols = np.sort(given.sum(axis=2), axis=1), np.sort(given.sum(axis=1), axis=1)
+    # lexicographic min/max of the two sorted 9-vectors, vectorised: compare at the first differing position
+    diff = rows != cols
+    first = np.where(diff.any(axis=1), diff.argmax(axis=1), 0)
+    rows_first = rows[np.arange(len(g)), first] <= cols[np.arange(len(g)), first]
+    lo = np.where(rows_first[:, None], rows, cols)
+    hi = np.where(rows_first[:, None], cols, rows)
+    return np.concatenate([given.sum(axis=(1, 2))[:, None], digit, box, lo, hi], axis=1).astype(np.int16)
+
+
+def canonical_bytes(grid: np.ndarray) -> bytes:
+    from hrmkit.puzzles.sudoku import canonical
+
+    return canonical(np.asarray(grid, dtype=np.int8)).tobytes()
+
+
+class LeakIndex:
+    """Test puzzles up to symmetry: ``contains(grid)`` is canonical-form membership, pre-filtered by invariants."""
+
+    def __init__(self, test_grids: np.ndarray):
+        inv = invariants(test_grids)
+        self._by_inv: dict[bytes, list[np.ndarray]] = {}
+        for key, grid in zip(map(bytes, inv), np.asarray(test_grids)):
+            self._by_inv.setdefault(key, []).append(grid)
+        self._canon: dict[bytes, set[bytes]] = {}
+
+    def leaks(self, grids: np.ndarray) -> np.ndarray:
+        """(n,) bool: which of ``grids`` (n, 81) is equivalent to a test puzzle."""
+        inv = invariants(grids)
+        out = np.zeros(len(inv), dtype=bool)
+        for i, key in enumerate(map(bytes, inv)):
+            if key in self._by_inv:
+                if key not in self._canon:
+                    self._canon[key] = {canonical_bytes(g) for g in self._by_inv[key]}
+                out[i] = canonical_bytes(grids[i]) in self._canon[key]
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def _items(source: src.Source, role: str, params: BuildParams, seed_offset: int) -> list[Item]:
+    from hrmkit.puzzles import sudoku
+
+    if source.kind == "generate":
+        n = params.count if role == "train" else params.test_count
+        if n is None:
+            raise HrmkitError(f"--source generate needs --{'count' if role == 'train' else 'test-count'} N")
+        opts = params.family_options
+        made = sudoku.generate(n, givens=opts.get("givens"), rating=opts.get("rating"), seed=params.seed + seed_offset)
+        return [Item(f"generate#{i}", p.grid, p.answer, p.rating) for i, p in enumerate(made)]
+    path = source.files[role if source.kind == "hf" else "file"]
+    records = sudoku.read(path)  # raises "FILE:LINE: ..." on the first bad entry
+    if not records:
+        raise HrmkitError(f"{path}: no Sudoku puzzles found")
+    return [Item(where(path, r.line), r.puzzle.grid, r.puzzle.answer, r.puzzle.rating) for r in records]
+
+
+def _solve(items: list[Item]) -> int:
+    """Fill in answers (and ratings) with the exact solver; a puzzle without exactly one solution is an error."""
+    from hrmkit.puzzles import sudoku
+
+    solved = 0
+    for item in items:
+        if item.answer is not None and item.rating is not None:
+            continue
+        result = sudoku.solve_exact(item.puzzle)
+        if result.status != "solved":
+            what = "has no solution" if result.status == "unsolvable" else "has more than one solution"
+            raise HrmkitError(f"{item.origin}: the puzzle {what}; a training label must be unique")
+        if item.answer is None:
+            item.answer, solved = result.solution, solved + 1
+        if item.rating is None:
+            item.rating = result.info["guesses"]
+    return solved
+
+
+# ---------------------------------------------------------------------------------------------- recipe
+
+
+def build_sudoku(params: BuildParams, log: Log) -> RecipeResult:
+    spec = params.source[0]
+    hub_test = spec.startswith("hf:") and not params.test_source and params.test_fraction is None
+    source = src.resolve(spec, hub_files=("train.csv", "test.csv") if hub_test else ("train.csv",))
+    rng = np.random.default_rng(params.seed)
+    train_pool = _items(source, "train", params, 0)
+    test_pool, test_source = None, source
+    if params.test_source:
+        test_source = src.resolve(params.test_source, hub_files=("test.csv",))
+        test_pool = _items(test_source, "test", params, 1)
+    elif hub_test:
+        test_pool = _items(source, "test", params, 1)
+    train_pool, test_pool = split_pools(params, train_pool, test_pool, rng)
+    log(f"sudoku: {len(train_pool)} training candidates, {len(test_pool)} test puzzles")
+
+    # seeded subsample, skipping candidates equivalent to a test puzzle
+    test_grids = np.stack([it.puzzle for it in test_pool])
+    leak = LeakIndex(test_grids) if params.leak_check else None
+    want = params.subsample or len(train_pool)
+    order, chosen, dropped = subsample_order(params, len(train_pool), rng), [], 0
+    for start in range(0, len(order), 4096):
+        block = order[start : start + 4096]
+        grids = np.stack([train_pool[i].puzzle for i in block])
+        bad = leak.leaks(grids) if leak is not None else np.zeros(len(block), bool)
+        for i, b in zip(block, bad):
+            if len(chosen) == want:
+                break
+            if b:
+                dropped += 1
+            else:
+                chosen.append(int(i))
+        if len(chosen) == want:
+            break
+    if len(chosen) < want:
+        raise HrmkitError(f"only {len(chosen)} training puzzles are not equivalent to a test puzzle; --subsample {want}")
+    bases = [train_pool[i] for i in sorted(chosen)]
+    solved = _solve(bases) + _solve(test_pool)
+
+    train = _encode(bases, params.augment, rng)
+    test = _encode(test_pool, 0, rng)
+    stats = {"train_bases": len(bases), "test_puzzles": len(test_pool), "solved_by_hrmkit": solved,
+             "dropped_equivalent_to_test": dropped, "leak_check": params.leak_check}
+    sources = {"train": source.record(), "test": test_source.record()}
+    return RecipeResult(family(), {"train": train, "test": test}, sources, stats=stats)
+
+
+def _encode(items: list[Item], augment: int, rng: np.random.Generator) -> SplitArrays:
+    """Bases (n) -> n groups of 1 + augment examples (base first); one puzzle per example."""
+    n, k = len(items), augment + 1
+    base_in = (np.stack([it.puzzle for it in items]).astype(np.int16) + 1).astype(np.uint8)  # (n, 81) tokens
+    base_lab = (np.stack([it.answer for it in items]).astype(np.int16) + 1).astype(np.uint8)
+    inputs = np.empty((n * k, 81), np.uint8)
+    labels = np.empty((n * k, 81), np.uint8)
+    aug = np.empty((n * k, 28), np.int16)
+    for i in range(n):
+        rows = slice(i * k, (i + 1) * k)
+        t = np.concatenate([IDENTITY[None], sample_transforms(rng, augment)])  # (k, 28), the base first
+        inputs[rows], labels[rows], aug[rows] = apply_tokens(t, base_in[i]), apply_tokens(t, base_lab[i]), t
+    ratings = np.array([-1 if it.rating is None else round(it.rating) for it in items], np.int32)
+    return SplitArrays(
+        inputs=inputs,
+        labels=labels,
+        puzzle_identifiers=np.zeros(n * k, np.int32),
+        puzzle_indices=np.arange(n * k + 1, dtype=np.int32),
+        group_indices=groups_of(np.full(n, k)),
+        augmentations=aug,
+        ratings=ratings,
+    )
