@@ -39,7 +39,7 @@ MAX_SIZE = 30
 PAD_ID, EOS_ID, COLOUR_OFFSET = 0, 1, 2
 VOCAB_SIZE = 12
 SEQ_LEN = MAX_SIZE * MAX_SIZE
-IDENTITY_COLOURS = tuple(range(10))
+IDENTITY_COLORS = tuple(range(10))
 
 
 @dataclass
@@ -234,24 +234,25 @@ def from_tokens(tokens: np.ndarray, offset: tuple[int, int] = (0, 0), *, strict:
 
 @dataclass(frozen=True)
 class Augmentation:
-    """Dihedral transform, then colour permutation (``colours[c]`` is what colour c becomes; 0 stays 0), then a
-    translation by ``offset`` (rows, columns) when encoded on the canvas. Every part is invertible."""
+    """Dihedral transform, then colour permutation (``colors[c]`` is what colour c becomes; 0 stays 0), then a
+    translation by ``offset`` (rows, columns) when encoded on the canvas. Every part is invertible.
+    (``colors``: US spelling, as in the data sets' augmentation records.)"""
 
     dihedral: int = 0
-    colours: tuple[int, ...] = IDENTITY_COLOURS
+    colors: tuple[int, ...] = IDENTITY_COLORS
     offset: tuple[int, int] = (0, 0)
     _table: np.ndarray = field(init=False, repr=False, compare=False)
     _inverse: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        colours = tuple(int(c) for c in self.colours)
+        colours = tuple(int(c) for c in self.colors)
         if not 0 <= self.dihedral < 8:
             raise HrmkitError(f"augmentation: dihedral transform id must be 0..7, got {self.dihedral}")
         if sorted(colours) != list(range(10)) or colours[0] != 0:
             raise HrmkitError(f"augmentation: colours must permute 1-9 and keep 0, got {colours}")
         if len(self.offset) != 2 or min(self.offset) < 0 or max(self.offset) >= MAX_SIZE:
             raise HrmkitError(f"augmentation: offset must be two integers in 0..{MAX_SIZE - 1}, got {self.offset}")
-        object.__setattr__(self, "colours", colours)
+        object.__setattr__(self, "colors", colours)
         object.__setattr__(self, "offset", (int(self.offset[0]), int(self.offset[1])))
         object.__setattr__(self, "_table", np.array(colours, dtype=np.uint8))
         object.__setattr__(self, "_inverse", np.argsort(colours).astype(np.uint8))
@@ -285,16 +286,21 @@ class Augmentation:
 
     def to_dict(self) -> dict:
         """JSON-ready form, for storing with a data set what undoes each augmented puzzle."""
-        return {"dihedral": self.dihedral, "colours": list(self.colours), "offset": list(self.offset)}
+        return {"dihedral": self.dihedral, "colors": list(self.colors), "offset": list(self.offset)}
 
     @classmethod
     def from_dict(cls, data: dict) -> Augmentation:
-        return cls(int(data["dihedral"]), tuple(data["colours"]), tuple(data.get("offset", (0, 0))))
+        return cls(int(data["dihedral"]), tuple(data["colors"]), tuple(data.get("offset", (0, 0))))
+
+    def inverse(self) -> Augmentation:
+        """The grid augmentation that undoes this one (no offset): ``inverse().apply(apply(g)) == g``; colour
+        maps commute with the dihedral transforms, so the inverse is again a dihedral transform then colours."""
+        return Augmentation(DIHEDRAL_INVERSE[self.dihedral], tuple(int(c) for c in self._inverse))
 
     @property
     def key(self) -> str:
         """Short printable name, e.g. ``t3_c0958172346_r2c5``."""
-        return f"t{self.dihedral}_c{''.join(map(str, self.colours))}_r{self.offset[0]}c{self.offset[1]}"
+        return f"t{self.dihedral}_c{''.join(map(str, self.colors))}_r{self.offset[0]}c{self.offset[1]}"
 
 
 def _map_task(task: Task, fn) -> Task:

@@ -249,17 +249,22 @@ def to_tokens(grid: np.ndarray, size: int | None = None) -> np.ndarray:
     return out.reshape(grid.shape[:-2] + (size_h * size_w,))
 
 
-def from_tokens(tokens: np.ndarray, shape: tuple[int, int] | None = None, *, strict: bool = True) -> np.ndarray:
-    """(L,) or (B, L) token ids of a square canvas -> (H, W) or (B, H, W) codes, cropped to ``shape`` (top-left).
+def from_tokens(tokens: np.ndarray, shape: tuple[int, int] | None = None, *, size: int | None = None, strict: bool = True) -> np.ndarray:
+    """(L,) or (B, L) token ids -> (H, W) or (B, H, W) codes: the inverse of ``to_tokens(grid, size)``.
 
-    Pad or out-of-range ids inside the crop raise when ``strict``; otherwise they decode as walls, so a garbage
-    model output never verifies (walls must match the puzzle)."""
+    The canvas is size x size when given, else ``shape`` when it has L cells, else square; it is cropped to
+    ``shape`` (top-left). Pad or out-of-range ids inside the crop raise when ``strict``; otherwise they decode
+    as walls, so a garbage model output never verifies (walls must match the puzzle)."""
     tokens = np.asarray(tokens)
-    side = int(round(tokens.shape[-1] ** 0.5))
-    if side * side != tokens.shape[-1]:
-        raise HrmkitError(f"{tokens.shape[-1]} tokens is not a square canvas")
-    h, w = shape or (side, side)
-    ids = tokens.reshape(tokens.shape[:-1] + (side, side))[..., :h, :w].astype(np.int64)
+    n = tokens.shape[-1]
+    if size is None and shape is not None and shape[0] * shape[1] == n:
+        rows, cols = shape
+    else:
+        rows = cols = size if size is not None else int(round(n**0.5))
+        if rows * cols != n:
+            raise HrmkitError(f"{n} tokens do not make a {'%dx%d' % (rows, cols) if size else 'square'} canvas")
+    h, w = shape or (rows, cols)
+    ids = tokens.reshape(tokens.shape[:-1] + (rows, cols))[..., :h, :w].astype(np.int64)
     bad = (ids < 1) | (ids > len(CHARSET))
     if bad.any():
         if strict:
@@ -409,18 +414,19 @@ def _carve(n: int, rng: np.random.Generator, loops: float) -> np.ndarray:
     return grid
 
 
-def generate(n: int, min_length: int = 0, *, rng: np.random.Generator, loops: float = 0.05, unique: bool = True, max_tries: int = 200) -> tuple[np.ndarray, np.ndarray]:
+def generate(n: int, min_length: int = 0, *, rng: np.random.Generator, loops: float = 0.05, unique: bool = True, border: bool = True, max_tries: int = 200) -> tuple[np.ndarray, np.ndarray]:
     """One n x n (puzzle, solution) whose shortest path has at least ``min_length`` moves.
 
     S is a random open cell (or, if no G is far enough from it, the cell farthest from it); G is drawn among
     the cells at least ``min_length`` moves away, with a unique shortest path when ``unique`` (so that a
-    model's answer can be compared cell by cell with the label). More ``loops`` give more competing routes
+    model's answer can be compared cell by cell with the label). ``border`` surrounds the maze with walls
+    (then no row of the text form starts or ends with an open cell that an editor could strip). More ``loops`` give more competing routes
     but fewer long unique paths: at 30x30, min_length 110 succeeds on about half the mazes with loops 0.05
     and a sixth with 0.1 (failures are retried, up to ``max_tries`` mazes)."""
-    if n < 2:
-        raise HrmkitError(f"maze size must be at least 2, got {n}")
+    if n < (4 if border else 2):
+        raise HrmkitError(f"maze size must be at least {4 if border else 2}, got {n}")
     for _ in range(max_tries):
-        grid = _carve(n, rng, loops)
+        grid = np.pad(_carve(n - 2, rng, loops), 1) if border else _carve(n, rng, loops)
         cells = np.flatnonzero(grid.ravel() == OPEN)
         s = int(cells[rng.integers(len(cells))])
         for _attempt in range(2):
@@ -436,18 +442,18 @@ def generate(n: int, min_length: int = 0, *, rng: np.random.Generator, loops: fl
                 solution = puzzle.copy()
                 for r, c in _walk_back(dist, g, grid.shape)[1:-1]:
                     solution[r, c] = PATH
-                tid = int(rng.integers(8))  # for even n the lattice leaves a wall row and column: spread them
+                tid = int(rng.integers(8))  # for even sizes the lattice leaves a spare wall row and column: spread them
                 return dihedral(puzzle, tid), dihedral(solution, tid)
             s = int(np.argmax(d))
     raise HrmkitError(f"could not generate a {n}x{n} maze with a shortest path of at least {min_length} moves in {max_tries} tries; lower min_length or loops")
 
 
-def generate_batch(count: int, n: int, min_length: int = 0, *, seed: int, loops: float = 0.05, unique: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def generate_batch(count: int, n: int, min_length: int = 0, *, seed: int, loops: float = 0.05, unique: bool = True, border: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``count`` mazes -> (puzzles, solutions), each (count, n, n) uint8; the same seed gives the same mazes,
     and a longer batch starts with the shorter one."""
     rng = np.random.default_rng(seed)
     puzzles = np.empty((count, n, n), dtype=np.uint8)
     solutions = np.empty((count, n, n), dtype=np.uint8)
     for i in range(count):
-        puzzles[i], solutions[i] = generate(n, min_length, rng=rng, loops=loops, unique=unique)
+        puzzles[i], solutions[i] = generate(n, min_length, rng=rng, loops=loops, unique=unique, border=border)
     return puzzles, solutions
