@@ -1,0 +1,97 @@
+"""Bidirectional multi-head self-attention with two interchangeable kernels.
+
+`attention: auto | xformers | sdpa` in the model config picks the kernel:
+- xformers: `xformers.ops.memory_efficient_attention` (CUDA only; layout [B, L, H, D], like the authors' FlashAttention)
+- sdpa:     `torch.nn.functional.scaled_dot_product_attention` (any device; layout [B, H, L, D])
+- auto:     xformers when the input is on CUDA and xformers imports, sdpa otherwise.
+The choice depends on the device of the activations; it is made once per (request, device type) and logged on
+the `hrmkit.models` logger.
+`reference_attention` is the plain softmax(QK^T/sqrt(d))V used by tests to check both kernels.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hrmkit.errors import HrmkitError
+from hrmkit.models.layers import Linear, apply_rope
+
+log = logging.getLogger("hrmkit.models")
+
+BACKENDS = ("auto", "xformers", "sdpa")
+
+
+@functools.cache
+def _xformers_ops():
+    try:
+        import xformers.ops as xops  # optional extra: pip install 'hrmkit[xformers]'
+    except Exception:  # ImportError, or a broken build that fails at import
+        return None
+    return xops
+
+
+@functools.cache
+def resolve_backend(requested: str, device_type: str) -> str:
+    """The kernel used for `requested` on a device type ("cpu", "cuda"); logged once per (request, device type)."""
+    if requested not in BACKENDS:
+        raise HrmkitError(f"attention: {requested!r} is not one of {', '.join(BACKENDS)}")
+    if requested == "sdpa":
+        chosen, why = "sdpa", "requested"
+    elif requested == "xformers":
+        if device_type != "cuda":
+            raise HrmkitError(f"attention: xformers needs a CUDA device (the model is on {device_type}); use sdpa")
+        if _xformers_ops() is None:
+            raise HrmkitError("attention: xformers is not installed (pip install 'hrmkit[xformers]'); use sdpa")
+        chosen, why = "xformers", "requested"
+    elif device_type != "cuda":
+        chosen, why = "sdpa", f"auto on {device_type}"
+    elif _xformers_ops() is None:
+        chosen, why = "sdpa", "auto: xformers not installed"
+    else:
+        chosen, why = "xformers", "auto on cuda"
+    log.info("attention backend: %s (%s)", chosen, why)
+    return chosen
+
+
+def reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d)) v in float32, q/k/v [B, L, H, D] -> [B, L, H, D]. For tests only."""
+    q, k, v = (t.float().transpose(1, 2) for t in (q, k, v))  # (B, H, L, D)
+    scores = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5  # (B, H, L, L)
+    return (scores.softmax(-1) @ v).transpose(1, 2)
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, backend: str) -> torch.Tensor:
+    """Non-causal attention, q/k/v [B, L, H, D] -> [B, L, H, D] with the resolved `backend`."""
+    if backend == "xformers":
+        return _xformers_ops().memory_efficient_attention(q, k, v)
+    out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # (B, H, L, D)
+    return out.transpose(1, 2)
+
+
+class Attention(nn.Module):
+    """Fused QKV projection, optional RoPE, non-causal attention, output projection (no biases)."""
+
+    def __init__(self, hidden: int, num_heads: int, backend: str = "auto"):
+        super().__init__()
+        if hidden % num_heads:
+            raise HrmkitError(f"hidden_size {hidden} is not a multiple of num_heads {num_heads}")
+        if backend not in BACKENDS:
+            raise HrmkitError(f"attention: {backend!r} is not one of {', '.join(BACKENDS)}")
+        self.num_heads, self.head_dim = num_heads, hidden // num_heads
+        self.backend = backend  # the request; resolve_backend turns it into a kernel per device
+        self.qkv_proj = Linear(hidden, 3 * hidden)
+        self.o_proj = Linear(hidden, hidden)
+
+    def forward(self, x: torch.Tensor, cos_sin: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        B, L, D = x.shape
+        qkv = self.qkv_proj(x).view(B, L, 3, self.num_heads, self.head_dim)  # (B, L, 3, H, hd)
+        q, k, v = qkv.unbind(2)  # each (B, L, H, hd)
+        if cos_sin is not None:
+            q, k = apply_rope(q, k, *cos_sin)
+        out = attend(q, k, v, resolve_backend(self.backend, x.device.type))  # (B, L, H, hd)
+        return self.o_proj(out.reshape(B, L, D))

@@ -1,0 +1,229 @@
+"""Model configs: one dataclass per architecture, named presets, loading from a name, a file or a checkpoint.
+
+    cfg = ModelConfig.from_name("paper-sudoku", halt_max_steps=8)     # -> HRMConfig
+    cfg = ModelConfig.from_file("my-model.yaml")                      # {preset: demo, hidden_size: 256} or a full dict
+    cfg = ModelConfig.from_checkpoint("runs/demo/model")              # its config.json
+
+`to_dict()` holds `arch` and every field, so a checkpoint's config.json alone rebuilds its model. Field names follow
+the authors' (H_cycles, puzzle_emb_ndim, ...) so their `arch:` sections map one to one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+
+from hrmkit.errors import HrmkitError, where
+
+POS_ENCODINGS = ("rope", "learned", "none")
+ATTENTION = ("auto", "xformers", "sdpa")
+FORWARD_DTYPES = ("auto", "float32", "bfloat16")  # auto: bfloat16 on CUDA, float32 elsewhere
+
+
+@dataclass
+class ModelConfig:
+    """Fields shared by HRM and TRM. Defaults are the HRM paper's Sudoku-Extreme settings."""
+
+    arch: ClassVar[str] = ""
+
+    # task
+    vocab_size: int = 11  # Sudoku: 0 pad, 1 blank, 2..10 digits
+    seq_len: int = 81
+    num_puzzle_identifiers: int = 1
+    puzzle_emb_ndim: int = 0  # 0: no puzzle embedding
+    # network
+    hidden_size: int = 512
+    num_heads: int = 8
+    expansion: float = 4.0
+    L_layers: int = 4
+    H_cycles: int = 2
+    L_cycles: int = 2
+    pos_encodings: str = "rope"
+    rope_theta: float = 10000.0
+    rms_norm_eps: float = 1e-5
+    # adaptive computation time
+    halt_max_steps: int = 16
+    halt_exploration_prob: float = 0.1
+    # execution
+    attention: str = "auto"
+    forward_dtype: str = "auto"
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # YAML/JSON give 4 for 4.0 and "1e-5" for 1e-5: coerce to the declared type
+            value = getattr(self, f.name)
+            kind = {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
+            if kind is bool and not isinstance(value, bool):
+                raise HrmkitError(f"model config: {f.name} must be true or false, got {value!r}")
+            try:
+                coerced = kind(value)
+            except (TypeError, ValueError):
+                raise HrmkitError(f"model config: {f.name} must be {kind.__name__}, got {value!r}") from None
+            if kind is int and coerced != value:
+                raise HrmkitError(f"model config: {f.name} must be an integer, got {value!r}")
+            setattr(self, f.name, coerced)
+        positive = ("vocab_size", "seq_len", "num_puzzle_identifiers", "hidden_size", "num_heads", "L_layers",
+                    "H_cycles", "L_cycles", "halt_max_steps")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise HrmkitError(f"model config: {name} must be >= 1, got {getattr(self, name)}")
+        if self.puzzle_emb_ndim < 0:
+            raise HrmkitError(f"model config: puzzle_emb_ndim must be >= 0, got {self.puzzle_emb_ndim}")
+        if self.hidden_size % self.num_heads:
+            raise HrmkitError(f"model config: hidden_size {self.hidden_size} is not a multiple of "
+                              f"num_heads {self.num_heads}")
+        if self.pos_encodings == "rope" and (self.hidden_size // self.num_heads) % 2:
+            raise HrmkitError("model config: rope needs an even head size (hidden_size / num_heads)")
+        if not 0.0 <= self.halt_exploration_prob <= 1.0:
+            raise HrmkitError(f"model config: halt_exploration_prob must be in [0, 1], got {self.halt_exploration_prob}")
+        for name, allowed in (("pos_encodings", POS_ENCODINGS), ("attention", ATTENTION),
+                              ("forward_dtype", FORWARD_DTYPES)):
+            if getattr(self, name) not in allowed:
+                raise HrmkitError(f"model config: {name} must be one of {', '.join(allowed)}, "
+                                  f"got {getattr(self, name)!r}")
+
+    @property
+    def prefix_len(self) -> int:
+        """Sequence positions taken by the puzzle embedding: ceil(puzzle_emb_ndim / hidden_size)."""
+        return -(self.puzzle_emb_ndim // -self.hidden_size)
+
+    # ---- dict / file / name -------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"arch": self.arch, **dataclasses.asdict(self)}
+
+    def replace(self, **overrides) -> ModelConfig:
+        return type(self).from_dict({**self.to_dict(), **overrides})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "model config") -> ModelConfig:
+        """Build from {arch, field: value...}; `arch` picks the class (optional when called on a subclass)."""
+        data = dict(data)
+        arch = data.pop("arch", cls.arch or None)
+        if arch not in ARCHS:
+            raise HrmkitError(f"{source}: arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+        klass = ARCHS[arch]
+        if cls.arch and klass is not cls:
+            raise HrmkitError(f"{source}: arch {arch!r} is not {cls.arch!r}")
+        known = {f.name for f in fields(klass)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise HrmkitError(f"{source}: unknown field(s) {', '.join(unknown)} for arch {arch!r}")
+        try:
+            return klass(**data)
+        except HrmkitError as err:
+            raise HrmkitError(f"{source}: {err}") from None
+
+    @classmethod
+    def from_name(cls, name: str, **overrides) -> ModelConfig:
+        if name not in PRESETS:
+            raise HrmkitError(f"unknown model preset {name!r}; presets: {', '.join(PRESETS)}")
+        return cls.from_dict({**PRESETS[name], **overrides}, source=f"preset {name}")
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides) -> ModelConfig:
+        """YAML or JSON: a full config ({arch, fields}) or {preset: name, field: value...} over a preset."""
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text())  # JSON is YAML
+        except FileNotFoundError:
+            raise HrmkitError(f"{path}: model config not found") from None
+        except yaml.YAMLError as err:
+            line = getattr(getattr(err, "problem_mark", None), "line", None)
+            raise HrmkitError(f"{where(path, None if line is None else line + 1)}: not valid YAML/JSON") from None
+        if not isinstance(data, dict):
+            raise HrmkitError(f"{path}: a model config must be a mapping of fields")
+        data.update(overrides)
+        preset = data.pop("preset", None)
+        if preset is not None:
+            if preset not in PRESETS:
+                raise HrmkitError(f"{path}: unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+            data = {**PRESETS[preset], **data}
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_checkpoint(cls, directory: str | Path) -> ModelConfig:
+        path = Path(directory) / "config.json"
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise HrmkitError(f"{path}: not found (a model directory holds config.json + model.safetensors)") from None
+        except json.JSONDecodeError as err:
+            raise HrmkitError(f"{where(path, err.lineno)}: not valid JSON ({err.msg})") from None
+        if not isinstance(data, dict):
+            raise HrmkitError(f"{path}: a model config must be a JSON object")
+        return cls.from_dict(data, source=str(path))
+
+
+@dataclass
+class HRMConfig(ModelConfig):
+    """HRM ACT v1: a slow module H (H_layers blocks) and a fast module L (L_layers blocks)."""
+
+    arch: ClassVar[str] = "hrm_act_v1"
+    H_layers: int = 4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.H_layers < 1:
+            raise HrmkitError(f"model config: H_layers must be >= 1, got {self.H_layers}")
+
+
+@dataclass
+class TRMConfig(ModelConfig):
+    """TRM: one L_layers network updates latent z (L_cycles times, with the input) then answer y, H_cycles times."""
+
+    arch: ClassVar[str] = "trm"
+    mlp_t: bool = False  # MLP over the sequence instead of attention (the Sudoku "MLP-mixer" variant)
+    puzzle_emb_len: int = 16  # positions for the puzzle embedding; 0: ceil(puzzle_emb_ndim / hidden)
+    no_ACT_continue: bool = True  # halt on q_halt > 0 alone; no q_continue target, no extra forward
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.puzzle_emb_len < 0:
+            raise HrmkitError(f"model config: puzzle_emb_len must be >= 0, got {self.puzzle_emb_len}")
+        if self.puzzle_emb_ndim > self.prefix_len * self.hidden_size:
+            raise HrmkitError(f"model config: puzzle_emb_ndim {self.puzzle_emb_ndim} does not fit in "
+                              f"puzzle_emb_len {self.puzzle_emb_len} positions of {self.hidden_size}")
+
+    @property
+    def prefix_len(self) -> int:
+        """Positions for the puzzle embedding: puzzle_emb_len (or the ceil rule when 0); none without one."""
+        if self.puzzle_emb_ndim == 0:
+            return 0
+        return self.puzzle_emb_len or -(self.puzzle_emb_ndim // -self.hidden_size)
+
+
+ARCHS: dict[str, type[ModelConfig]] = {"hrm_act_v1": HRMConfig, "trm": TRMConfig}
+
+# ---- presets ---------------------------------------------------------------------------------------------------
+_HRM_PAPER = dict(arch="hrm_act_v1", hidden_size=512, num_heads=8, expansion=4.0, H_layers=4, L_layers=4,
+                  H_cycles=2, L_cycles=2, halt_max_steps=16, halt_exploration_prob=0.1, pos_encodings="rope",
+                  puzzle_emb_ndim=512)  # HRM paper / authors' config/arch/hrm_v1.yaml
+_TRM_PAPER = dict(arch="trm", hidden_size=512, num_heads=8, expansion=4.0, L_layers=2, H_cycles=3, L_cycles=4,
+                  halt_max_steps=16, halt_exploration_prob=0.1, pos_encodings="rope", puzzle_emb_ndim=512,
+                  puzzle_emb_len=16, no_ACT_continue=True)  # TRM paper / its config/arch/trm.yaml
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # HRM paper, Sudoku-Extreme 1k: 27,275,266 parameters. Vocab: pad, blank, digits 1..9.
+    "paper-sudoku": dict(_HRM_PAPER, vocab_size=11, seq_len=81, num_puzzle_identifiers=1),
+    # HRM paper, Maze-Hard 30x30: vocab pad + "# SGo".
+    "paper-maze": dict(_HRM_PAPER, vocab_size=6, seq_len=900, num_puzzle_identifiers=1),
+    # HRM paper, ARC: vocab pad, end-of-grid, colours 0..9; one puzzle id per augmented puzzle, so
+    # num_puzzle_identifiers must be set from the dataset (it is inferred from the weights on conversion).
+    "paper-arc": dict(_HRM_PAPER, vocab_size=12, seq_len=900, num_puzzle_identifiers=1),
+    # The reference case in shared/reference/official-hrm-tiny (authors' code, hidden 64, one layer per module).
+    "tiny": dict(arch="hrm_act_v1", vocab_size=11, seq_len=81, hidden_size=64, num_heads=2, expansion=4.0,
+                 H_layers=1, L_layers=1, H_cycles=2, L_cycles=2, halt_max_steps=4, puzzle_emb_ndim=0),
+    # A small HRM that trains on two CPU cores in minutes (the demo pipeline may override fields).
+    "demo": dict(arch="hrm_act_v1", vocab_size=11, seq_len=81, hidden_size=128, num_heads=4, expansion=4.0,
+                 H_layers=2, L_layers=2, H_cycles=2, L_cycles=2, halt_max_steps=8, puzzle_emb_ndim=0),
+    # TRM paper, Sudoku-Extreme: MLP over the sequence, no positional encoding, T=3, n=6 (about 5M parameters).
+    "trm-sudoku-mlp": dict(_TRM_PAPER, vocab_size=11, seq_len=81, mlp_t=True, pos_encodings="none", L_cycles=6),
+    # TRM paper, Maze-Hard: attention, T=3, n=4 (about 7M parameters).
+    "trm-maze": dict(_TRM_PAPER, vocab_size=6, seq_len=900),
+    # TRM paper, ARC: attention, T=3, n=4; num_puzzle_identifiers from the dataset as for paper-arc.
+    "trm-arc": dict(_TRM_PAPER, vocab_size=12, seq_len=900),
+}

@@ -1,0 +1,202 @@
+"""HRM ACT v1, the Hierarchical Reasoning Model with adaptive computation time, as the authors run it.
+
+Two recurrent modules of post-norm transformer blocks: H (slow, planning) and L (fast, detail), both over the
+sequence [puzzle embedding positions | tokens]. One *segment* (one ACT step) runs H_cycles x (L_cycles L-calls,
+one H-call); every call but the last L-call and the last H-call runs without gradient (the 1-step gradient
+approximation), and the state (z_H, z_L) is detached between segments.
+
+Training API (used by hrmkit/train):
+
+    carry = model.initial_carry(batch)           # every sequence "halted": the first forward loads the batch
+    for step in ...:
+        carry, out = model(carry, batch)         # one segment for every sequence of the batch
+        loss, metrics = act_loss(carry, out)     # hrmkit.models.losses; labels come from carry.current_data
+        loss.backward(); optimiser steps; model.puzzle_emb.sign_sgd_step(...) if it has one
+
+`batch` is a dict of tensors with a leading batch dim: "inputs" [B, seq_len] int, optionally
+"puzzle_identifiers" [B] int and "labels" [B, seq_len] (any extra key is carried along the same way).
+A halted sequence (all of them in the first call) is reset to H_init/L_init and replaced by the same row of
+the *new* batch; the others keep their data and state. `out` holds logits [B, seq_len, V], q_halt_logits [B],
+q_continue_logits [B] and, in training, target_q_continue [B] (from one extra forward without gradient).
+In training mode a sequence halts when it has run halt_max_steps segments or q_halt > q_continue, but no
+earlier than a random minimum (2..halt_max_steps) drawn with probability halt_exploration_prob. In eval mode
+it halts exactly at halt_max_steps. `trace()` (hrmkit.models.base) runs N segments for inference.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from hrmkit.models.attention import Attention
+from hrmkit.models.base import PretrainedModel
+from hrmkit.models.config import HRMConfig
+from hrmkit.models.layers import Embedding, Linear, PuzzleEmbedding, RotaryEmbedding, SwiGLU, rms_norm, trunc_normal_
+
+
+class Block(nn.Module):
+    """Post-norm transformer block: x = norm(x + attn(x)); x = norm(x + swiglu(x))."""
+
+    def __init__(self, config: HRMConfig):
+        super().__init__()
+        self.self_attn = Attention(config.hidden_size, config.num_heads, config.attention)
+        self.mlp = SwiGLU(config.hidden_size, config.expansion)
+        self.eps = config.rms_norm_eps
+
+    def forward(self, x: torch.Tensor, cos_sin) -> torch.Tensor:
+        x = rms_norm(x + self.self_attn(x, cos_sin), self.eps)
+        return rms_norm(x + self.mlp(x), self.eps)
+
+
+class ReasoningModule(nn.Module):
+    """A stack of blocks; the injection (the other module's state, plus the input for L) is added first."""
+
+    def __init__(self, config: HRMConfig, num_layers: int):
+        super().__init__()
+        self.layers = nn.ModuleList(Block(config) for _ in range(num_layers))
+
+    def forward(self, z: torch.Tensor, injection: torch.Tensor, cos_sin) -> torch.Tensor:
+        z = z + injection
+        for layer in self.layers:
+            z = layer(z, cos_sin)
+        return z
+
+
+class HRMInner(nn.Module):
+    """Embeddings, the two modules, the heads, and one segment of computation (no ACT bookkeeping)."""
+
+    def __init__(self, config: HRMConfig):
+        super().__init__()
+        self.config = config
+        D = config.hidden_size
+        self.prefix_len = config.prefix_len  # puzzle-embedding positions before the tokens
+        self.embed_scale = math.sqrt(D)
+        self.embed_tokens = Embedding(config.vocab_size, D, init_std=1.0 / self.embed_scale)
+        self.lm_head = Linear(D, config.vocab_size)
+        self.q_head = Linear(D, 2, bias=True)  # (q_halt, q_continue)
+        if config.puzzle_emb_ndim > 0:
+            self.puzzle_emb = PuzzleEmbedding(config.num_puzzle_identifiers, config.puzzle_emb_ndim)
+        total_len = config.seq_len + self.prefix_len
+        if config.pos_encodings == "rope":
+            self.rotary_emb = RotaryEmbedding(D // config.num_heads, total_len, config.rope_theta)
+        elif config.pos_encodings == "learned":
+            self.embed_pos = Embedding(total_len, D, init_std=1.0 / self.embed_scale)
+        self._make_modules(config)
+        # Initial states: fixed random vectors (buffers, never trained), broadcast over batch and positions.
+        self.register_buffer("H_init", trunc_normal_(torch.empty(D), std=1.0), persistent=True)
+        self.register_buffer("L_init", trunc_normal_(torch.empty(D), std=1.0), persistent=True)
+        with torch.no_grad():  # Q head starts at "never halt": sigmoid(-5) ~ 0.007
+            self.q_head.weight.zero_()
+            self.q_head.bias.fill_(-5.0)
+
+    def _make_modules(self, config: HRMConfig) -> None:
+        self.H_level = ReasoningModule(config, config.H_layers)
+        self.L_level = ReasoningModule(config, config.L_layers)
+
+    def input_embeddings(self, inputs: torch.Tensor, puzzle_ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """[B, seq_len] ids (+ [B] puzzle ids) -> [B, prefix_len + seq_len, D], scaled by sqrt(D)."""
+        x = self.embed_tokens(inputs.long(), dtype)  # (B, L, D)
+        if hasattr(self, "puzzle_emb"):
+            B, D = x.shape[0], x.shape[-1]
+            p = self.puzzle_emb(puzzle_ids, dtype)  # (B, puzzle_emb_ndim)
+            p = nn.functional.pad(p, (0, self.prefix_len * D - p.shape[-1]))  # zero-fill the last position
+            x = torch.cat((p.view(B, self.prefix_len, D), x), dim=1)  # (B, P + L, D)
+        if hasattr(self, "embed_pos"):
+            x = 0.707106781 * (x + self.embed_pos.embedding_weight.to(dtype))  # keep the variance of one embedding
+        return self.embed_scale * x
+
+    def cos_sin(self):
+        return self.rotary_emb() if hasattr(self, "rotary_emb") else None
+
+    def forward(self, z_H: torch.Tensor, z_L: torch.Tensor, inputs: torch.Tensor, puzzle_ids: torch.Tensor):
+        """One segment. z_H, z_L [B, P+L, D] -> new (detached) z_H, z_L, logits [B, L, V], q_halt [B], q_continue [B]."""
+        cfg, cos_sin = self.config, self.cos_sin()
+        x = self.input_embeddings(inputs, puzzle_ids, z_H.dtype)
+        with torch.no_grad():  # all but the last L-call and the last H-call
+            for h in range(cfg.H_cycles):
+                for l in range(cfg.L_cycles):
+                    if not (h == cfg.H_cycles - 1 and l == cfg.L_cycles - 1):
+                        z_L = self.L_level(z_L, z_H + x, cos_sin)
+                if h != cfg.H_cycles - 1:
+                    z_H = self.H_level(z_H, z_L, cos_sin)
+        z_L = self.L_level(z_L, z_H + x, cos_sin)  # 1-step gradient: these two calls are back-propagated
+        z_H = self.H_level(z_H, z_L, cos_sin)
+        logits = self.lm_head(z_H)[:, self.prefix_len:]  # (B, L, V): puzzle positions dropped
+        q = self.q_head(z_H[:, 0]).float()  # (B, 2)
+        return z_H.detach(), z_L.detach(), logits, q[:, 0], q[:, 1]
+
+
+@dataclass
+class Carry:
+    """ACT state between segments; every tensor has the batch as first dim."""
+
+    z_H: torch.Tensor  # (B, P+L, D) in the forward dtype
+    z_L: torch.Tensor  # (B, P+L, D)
+    steps: torch.Tensor  # (B,) int32: segments run on the current data
+    halted: torch.Tensor  # (B,) bool: replace this row with the next batch's on the next call
+    current_data: dict[str, torch.Tensor]  # the batch rows being worked on (inputs, labels, puzzle ids, ...)
+
+
+class HRM(PretrainedModel):
+    """HRM ACT v1 (see the module docstring for the training API)."""
+
+    config_class = HRMConfig
+    inner_class = HRMInner
+    bootstrap_q_continue = True  # target_q_continue from one extra forward (HRM); TRM halts on q_halt alone
+
+    def __init__(self, config: HRMConfig):
+        super().__init__(config)
+        self.inner = self.inner_class(config)
+
+    @property
+    def puzzle_emb(self) -> PuzzleEmbedding | None:
+        """The sparse puzzle embedding (trained by sign-SGD on the rows of the batch), or None."""
+        return getattr(self.inner, "puzzle_emb", None)
+
+    def initial_carry(self, batch: dict[str, torch.Tensor]) -> Carry:
+        """A carry where every sequence is halted, so the first forward loads `batch` and resets the state."""
+        inputs = batch["inputs"]
+        B, device = inputs.shape[0], inputs.device
+        shape = (B, self.config.seq_len + self.inner.prefix_len, self.config.hidden_size)
+        dtype = self.forward_dtype(device)
+        data = {k: torch.zeros_like(v) for k, v in self._with_puzzle_ids(batch).items()}
+        return Carry(z_H=torch.zeros(shape, dtype=dtype, device=device),
+                     z_L=torch.zeros(shape, dtype=dtype, device=device),
+                     steps=torch.zeros(B, dtype=torch.int32, device=device),
+                     halted=torch.ones(B, dtype=torch.bool, device=device), current_data=data)
+
+    def forward(self, carry: Carry, batch: dict[str, torch.Tensor]) -> tuple[Carry, dict[str, torch.Tensor]]:
+        """One ACT step for every sequence: reset the halted ones onto the new batch, run a segment, decide halting."""
+        batch = self._with_puzzle_ids(batch)
+        reset = carry.halted
+        z_H = torch.where(reset.view(-1, 1, 1), self.inner.H_init.to(carry.z_H.dtype), carry.z_H)
+        z_L = torch.where(reset.view(-1, 1, 1), self.inner.L_init.to(carry.z_L.dtype), carry.z_L)
+        steps = torch.where(reset, 0, carry.steps)
+        data = {k: torch.where(reset.view((-1,) + (1,) * (v.ndim - 1)), batch[k], v)
+                for k, v in carry.current_data.items()}
+
+        z_H, z_L, logits, q_halt, q_continue = self.inner(z_H, z_L, data["inputs"], data["puzzle_identifiers"])
+        outputs = {"logits": logits, "q_halt_logits": q_halt, "q_continue_logits": q_continue}
+
+        with torch.no_grad():
+            steps = steps + 1
+            is_last = steps >= self.config.halt_max_steps
+            halted = is_last
+            if self.training and self.config.halt_max_steps > 1:
+                halted = halted | self._wants_to_halt(q_halt, q_continue)
+                # Exploration: some sequences get a random minimum number of steps in 2..halt_max_steps.
+                explore = torch.rand_like(q_halt) < self.config.halt_exploration_prob
+                min_steps = explore * torch.randint_like(steps, low=2, high=self.config.halt_max_steps + 1)
+                halted = halted & (steps >= min_steps)
+                if self.bootstrap_q_continue:
+                    # Q-learning target for "continue": the value of the next state, from one more segment.
+                    _, _, _, next_halt, next_continue = self.inner(z_H, z_L, data["inputs"], data["puzzle_identifiers"])
+                    next_value = torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue))
+                    outputs["target_q_continue"] = torch.sigmoid(next_value)
+        return Carry(z_H, z_L, steps, halted, data), outputs
+
+    def _wants_to_halt(self, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
+        return q_halt > q_continue

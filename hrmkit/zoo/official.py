@@ -1,0 +1,187 @@
+"""Import the HRM authors' checkpoints (sapientinc/HRM) into hrmkit's model folder format.
+
+Their format: `torch.save(model.state_dict())` in a file named `step_N` (or `checkpoint` on the Hub), with
+`all_config.yaml` beside it, whose `arch:` section holds the model fields. Keys carry the prefix of the object
+saved: `_orig_mod.model.` (torch.compile'd model inside the loss head), `model.` (not compiled) or none. The file is
+read with `torch.load(weights_only=True)`: tensors only, no code runs. What the config does not say is taken from
+the weights (vocab_size, num_puzzle_identifiers) or from the caller (seq_len: `--seq-len` or `--task`).
+
+Only HRM ACT v1 checkpoints are handled; any key or config field outside the maps below is an error, so a
+format change is noticed instead of half-loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from hrmkit.errors import HrmkitError, where
+from hrmkit.models import HRM, HRMConfig
+from hrmkit.models.base import load_state
+
+PREFIXES = ("_orig_mod.model.", "model.", "")  # compiled in the loss head, in the loss head, bare model
+ARCH_NAME = "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1"
+TASK_SEQ_LEN = {"sudoku": 81, "maze": 900, "arc": 900}  # 9x9 grid; 30x30 grids
+
+# Authors' model key -> hrmkit key ({level}: H or L, {i}: layer index). hrmkit keeps their names on purpose, so a
+# converted state dict diffs cleanly against theirs; the map still lists every key that may appear.
+KEY_MAP: dict[str, str | None] = {
+    "inner.H_init": "inner.H_init",
+    "inner.L_init": "inner.L_init",
+    "inner.embed_tokens.embedding_weight": "inner.embed_tokens.embedding_weight",
+    "inner.embed_pos.embedding_weight": "inner.embed_pos.embedding_weight",
+    "inner.puzzle_emb.weights": "inner.puzzle_emb.weights",
+    "inner.lm_head.weight": "inner.lm_head.weight",
+    "inner.q_head.weight": "inner.q_head.weight",
+    "inner.q_head.bias": "inner.q_head.bias",
+    "inner.{level}_level.layers.{i}.self_attn.qkv_proj.weight": "inner.{level}_level.layers.{i}.self_attn.qkv_proj.weight",
+    "inner.{level}_level.layers.{i}.self_attn.o_proj.weight": "inner.{level}_level.layers.{i}.self_attn.o_proj.weight",
+    "inner.{level}_level.layers.{i}.mlp.gate_up_proj.weight": "inner.{level}_level.layers.{i}.mlp.gate_up_proj.weight",
+    "inner.{level}_level.layers.{i}.mlp.down_proj.weight": "inner.{level}_level.layers.{i}.mlp.down_proj.weight",
+    # Non-persistent in their code, but present if a state dict was taken with them: derived, dropped.
+    "inner.rotary_emb.cos_cached": None,
+    "inner.rotary_emb.sin_cached": None,
+    "inner.puzzle_emb.local_weights": None,
+    "inner.puzzle_emb.local_ids": None,
+}
+
+# Their `arch:` fields -> hrmkit HRMConfig fields; None: read and dropped on purpose.
+ARCH_FIELDS: dict[str, str | None] = {
+    "H_cycles": "H_cycles", "L_cycles": "L_cycles", "H_layers": "H_layers", "L_layers": "L_layers",
+    "hidden_size": "hidden_size", "num_heads": "num_heads", "expansion": "expansion",
+    "pos_encodings": "pos_encodings", "puzzle_emb_ndim": "puzzle_emb_ndim", "rope_theta": "rope_theta",
+    "rms_norm_eps": "rms_norm_eps", "halt_max_steps": "halt_max_steps",
+    "halt_exploration_prob": "halt_exploration_prob",
+    "name": None,  # checked against ARCH_NAME
+    "loss": None,  # the loss head (stablemax / softmax CE) is a training choice, not part of the model
+    "forward_dtype": None,  # hrmkit picks float32 on CPU, bfloat16 on CUDA
+}
+
+
+def _compile_key_map() -> list[tuple[re.Pattern, str | None]]:
+    out = []
+    for pattern, target in KEY_MAP.items():
+        regex = re.escape(pattern).replace(r"\{level\}", "(?P<level>[HL])").replace(r"\{i\}", r"(?P<i>\d+)")
+        out.append((re.compile(f"^{regex}$"), target))
+    return out
+
+
+_KEY_PATTERNS = _compile_key_map()
+
+
+def map_key(key: str) -> str | None:
+    """hrmkit key for an authors' model key (prefix removed); None if dropped on purpose; unknown keys raise."""
+    for regex, target in _KEY_PATTERNS:
+        m = regex.match(key)
+        if m:
+            return None if target is None else target.format(**m.groupdict())
+    raise HrmkitError(f"unknown key {key!r} (not in hrmkit.zoo.official.KEY_MAP)")
+
+
+def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """The authors' state dict with its prefix removed and keys mapped; tensors as stored (float32 / bfloat16)."""
+    path = Path(path)
+    if not path.is_file():
+        raise HrmkitError(f"{path}: checkpoint not found")
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if not (magic.startswith(b"PK\x03\x04") or magic[:1] == b"\x80"):  # torch.save: a zip, or a legacy pickle
+        raise HrmkitError(f"{path}: not a checkpoint in the HRM authors' format (not a torch.save file)")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # UnpicklingError (non-tensor objects), RuntimeError (broken zip), EOFError...
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:100]
+        raise HrmkitError(f"{path}: not a checkpoint in the HRM authors' format (torch.load with "
+                          f"weights_only=True refused it: {reason})") from None
+    if not isinstance(raw, dict) or not raw or not all(isinstance(v, torch.Tensor) for v in raw.values()):
+        raise HrmkitError(f"{path}: not a checkpoint in the HRM authors' format (expected a state dict of tensors)")
+    prefix = next((p for p in PREFIXES if all(k.startswith(p + "inner.") for k in raw)), None)
+    if prefix is None:
+        example = next(iter(raw))
+        raise HrmkitError(f"{path}: keys are not HRM model keys under one of the prefixes "
+                          f"{', '.join(repr(p) for p in PREFIXES)} (first key: {example!r})")
+    state = {}
+    for key, value in raw.items():
+        try:
+            target = map_key(key[len(prefix):])
+        except HrmkitError as err:
+            raise HrmkitError(f"{path}: {err}") from None
+        if target is not None:
+            state[target] = value
+    return state
+
+
+def read_arch(config_path: str | Path) -> dict[str, Any]:
+    """HRMConfig fields from the `arch:` section of the authors' all_config.yaml."""
+    config_path = Path(config_path)
+    try:
+        data = yaml.safe_load(config_path.read_text())
+    except FileNotFoundError:
+        raise HrmkitError(f"{config_path}: not found; the authors' checkpoints come with all_config.yaml beside "
+                          f"them (pass its path with --config)") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise HrmkitError(f"{where(config_path, None if mark is None else mark.line + 1)}: not valid YAML") from None
+    arch = data.get("arch") if isinstance(data, dict) else None
+    if not isinstance(arch, dict):
+        raise HrmkitError(f"{config_path}: no `arch:` section (is this the authors' all_config.yaml?)")
+    name = arch.get("name")
+    if name != ARCH_NAME:
+        raise HrmkitError(f"{config_path}: arch.name is {name!r}; only {ARCH_NAME!r} (HRM ACT v1) is supported")
+    fields = {}
+    for key, value in arch.items():
+        if key not in ARCH_FIELDS:
+            raise HrmkitError(f"{config_path}: unknown field arch.{key} (not in hrmkit.zoo.official.ARCH_FIELDS)")
+        if ARCH_FIELDS[key] is not None:
+            fields[ARCH_FIELDS[key]] = value
+    return fields
+
+
+def load_official(checkpoint: str | Path, config_path: str | Path | None = None, seq_len: int | None = None,
+                  task: str | None = None) -> HRM:
+    """An HRM (float32, eval mode) holding the weights of an authors' checkpoint."""
+    checkpoint = Path(checkpoint)
+    config_path = Path(config_path) if config_path is not None else checkpoint.parent / "all_config.yaml"
+    state = read_checkpoint(checkpoint)  # first: a non-checkpoint is reported as such, config or not
+    fields = read_arch(config_path)
+
+    if seq_len is not None and task is not None:
+        raise HrmkitError("give either seq_len or task, not both")
+    if task is not None:
+        if task not in TASK_SEQ_LEN:
+            raise HrmkitError(f"task must be one of {', '.join(TASK_SEQ_LEN)}, got {task!r}")
+        seq_len = TASK_SEQ_LEN[task]
+    if "inner.embed_tokens.embedding_weight" not in state:
+        raise HrmkitError(f"{checkpoint}: no inner.embed_tokens.embedding_weight: not an HRM checkpoint")
+    fields["vocab_size"] = state["inner.embed_tokens.embedding_weight"].shape[0]
+    if "inner.puzzle_emb.weights" in state:
+        fields["num_puzzle_identifiers"] = state["inner.puzzle_emb.weights"].shape[0]
+    if "inner.embed_pos.embedding_weight" in state:  # learned positions: their table fixes the length
+        hidden = int(fields.get("hidden_size", 0)) or 1
+        implied = state["inner.embed_pos.embedding_weight"].shape[0] - (-(int(fields.get("puzzle_emb_ndim", 0)) // -hidden))
+        if seq_len is not None and seq_len != implied:
+            raise HrmkitError(f"{checkpoint}: seq_len {seq_len} disagrees with the position table ({implied})")
+        seq_len = implied
+    if seq_len is None:
+        raise HrmkitError(f"{config_path} has no seq_len: pass --seq-len N or --task "
+                          f"{'|'.join(TASK_SEQ_LEN)}")
+    fields["seq_len"] = seq_len
+
+    config = HRMConfig.from_dict(fields, source=f"{config_path} (arch)")
+    model = HRM(config)
+    load_state(model, state, source=str(checkpoint))  # shapes checked against the config; bfloat16 -> float32
+    return model.eval()
+
+
+def convert_official(checkpoint: str | Path, out_dir: str | Path, config_path: str | Path | None = None,
+                     seq_len: int | None = None, task: str | None = None) -> Path:
+    """Convert an authors' checkpoint into `out_dir` (model.safetensors + config.json); returns out_dir."""
+    model = load_official(checkpoint, config_path=config_path, seq_len=seq_len, task=task)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise HrmkitError(f"{out_dir}: exists and is not a directory")
+    return model.save_pretrained(out_dir)
