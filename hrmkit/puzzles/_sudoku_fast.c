@@ -183,16 +183,27 @@ typedef struct {
     uint16_t cp;
 } State;
 
-/* The relabelled output row of state s extended by row r, as a 9-digit number; updates lab and nxt if given. */
-static uint32_t row_key(const uint8_t views[2][9][9], const State *s, int r, uint8_t *lab, uint8_t *nxt) {
+/* The relabelled output row of state s extended by row r, as a 9-digit number, or UINT32_MAX as soon as its
+ * prefix exceeds that of `bound` (most candidates lose within two or three cells); updates lab and nxt if
+ * given. */
+static const uint32_t POW10[9] = {100000000, 10000000, 1000000, 100000, 10000, 1000, 100, 10, 1};
+
+static uint32_t row_key(const uint8_t views[2][9][9], const State *s, int r, uint32_t bound, uint8_t *lab,
+                        uint8_t *nxt) {
     uint8_t l[10], n = s->nxt;
     memcpy(l, s->labels, 10);
+    const uint8_t *row = views[s->t][r], *order = ORDERS[s->cp];
     uint32_t key = 0;
+    int below = bound == UINT32_MAX; /* already known to be smaller than the bound */
     for (int j = 0; j < 9; j++) {
-        uint8_t v = views[s->t][r][ORDERS[s->cp][j]];
+        uint8_t v = row[order[j]];
         if (v && !l[v]) l[v] = n++;
-        uint8_t o = v ? l[v] : 0;
-        key = key * 10 + o;
+        key += (uint32_t)(v ? l[v] : 0) * POW10[j];
+        if (!below) {
+            uint32_t prefix = bound - bound % POW10[j];
+            if (key > prefix) return UINT32_MAX;
+            if (key < prefix) below = 1;
+        }
     }
     if (lab) {
         memcpy(lab, l, 10);
@@ -237,7 +248,7 @@ static PyObject *py_canonical(PyObject *self, PyObject *args) {
         for (size_t i = 0; i < n; i++) /* pass 1: the minimum next row and how many tie */
             for (int r = 0; r < 9; r++) {
                 if (!allowed(&cur[i], r)) continue;
-                uint32_t key = row_key(views, &cur[i], r, NULL, NULL);
+                uint32_t key = row_key(views, &cur[i], r, best, NULL, NULL);
                 if (key < best) best = key, ties = 1;
                 else if (key == best) ties++;
             }
@@ -251,7 +262,7 @@ static PyObject *py_canonical(PyObject *self, PyObject *args) {
             for (int r = 0; r < 9; r++) {
                 if (!allowed(&cur[i], r)) continue;
                 State s = cur[i];
-                if (row_key(views, &cur[i], r, s.labels, &s.nxt) != best) continue;
+                if (row_key(views, &cur[i], r, best, s.labels, &s.nxt) != best) continue;
                 s.rows[s.k++] = (uint8_t)r;
                 next[m++] = s;
             }
