@@ -47,7 +47,7 @@ class CardFacts:
     summary: str
     task: str | None
     config: dict
-    n_params: int | None
+    n_params: str | None  # human text: parameters and stored values
     metrics: list[dict] = field(default_factory=list)  # {name, value, dataset, split, source}
     datasets: list[str] = field(default_factory=list)  # Hub data set ids
     data_provenance: dict | None = None
@@ -69,8 +69,8 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def count_params(path: Path) -> int:
-    """Number of elements in a safetensors file, read from its JSON header (no tensor is loaded)."""
+def count_stored(path: Path) -> int:
+    """Number of values in a safetensors file (weights and buffers), read from its JSON header alone."""
     try:
         with open(path, "rb") as f:
             (size,) = struct.unpack("<Q", f.read(8))
@@ -85,6 +85,23 @@ def count_params(path: Path) -> int:
                 n *= d
             total += n
     return total
+
+
+def count_params(config: dict) -> int:
+    """Trainable parameters of the model a config describes, built on the meta device (no memory, no init)."""
+    import torch
+
+    from hrmkit.models import ModelConfig, build
+
+    with torch.device("meta"):
+        model = build(ModelConfig.from_dict(config))
+    return sum(p.numel() for p in model.parameters())
+
+
+def _params_text(config: dict, weights: Path) -> str:
+    stored = count_stored(weights)
+    n = count_params(config)
+    return f"{n:,} ({stored:,} values stored in model.safetensors, buffers such as H_init/L_init included)"
 
 
 def infer_task(config: dict) -> str | None:
@@ -158,7 +175,7 @@ def facts_from_dir(
     weights = model_dir / "model.safetensors"
     task = None
     facts = CardFacts(repo=repo, title=repo.split("/")[-1], summary="", task=None, config=config,
-                      n_params=count_params(weights))
+                      n_params=_params_text(config, weights))
 
     # Data: --data, else a data folder the run recorded, else what an earlier card said (a pulled model).
     old = read_card_metadata(model_dir / "README.md")
@@ -207,9 +224,9 @@ def facts_from_entry(entry, model_dir: Path, official_config: Path | None = None
     config = _read_json(Path(model_dir) / "config.json")
     facts = CardFacts(
         repo=entry.name, title=f"{entry.name} (converted from {entry.repo})", summary=entry.description,
-        task=entry.task, config=config, n_params=count_params(Path(model_dir) / "model.safetensors"),
-        metrics=[{"name": m.name, "value": m.value, "dataset": m.dataset, "split": m.split, "source": m.source}
-                 for m in entry.metrics],
+        task=entry.task, config=config, n_params=_params_text(config, Path(model_dir) / "model.safetensors"),
+        metrics=[{"name": m.name, "value": m.value, "dataset": m.dataset, "split": m.split, "source": m.source,
+                  "url": m.url} for m in entry.metrics],
         datasets=sorted({m.dataset for m in entry.metrics if "/" in m.dataset}),
         citation=entry.citation.strip(), base_model=entry.repo, license=entry.license,
     )
@@ -247,10 +264,11 @@ def metrics_from_card(path: Path) -> list[dict]:
     for model in read_card_metadata(path).get("model-index") or []:
         for result in model.get("results") or []:
             ds = result.get("dataset") or {}
-            src = (result.get("source") or {}).get("name", "earlier model card")
+            src = result.get("source") or {}
             for m in result.get("metrics") or []:
                 out.append({"name": m.get("type"), "value": m.get("value"), "dataset": ds.get("type", ""),
-                            "split": ds.get("split", "test"), "source": src})
+                            "split": ds.get("split", "test"), "source": src.get("name", "earlier model card"),
+                            "url": src.get("url")})
     return out
 
 
@@ -282,7 +300,8 @@ def render(facts: CardFacts, template: Path = TEMPLATE) -> str:
             task_type=f"{task}-solving", task_name=f"{task.capitalize()} solving",
             dataset_type=m["dataset"] or f"hrmkit/{task}", dataset_name=m["dataset"] or f"{task} test set",
             dataset_split=m["split"], metric_type=m["name"], metric_name=m["name"], metric_value=m["value"],
-            source_name=m["source"],
+            # the Hub's schema wants a URL with a source name; a local report has none, the table names it
+            source_name=m["source"] if m.get("url") else None, source_url=m.get("url") or None,
         )
         for m in facts.metrics if m.get("name") is not None and m.get("value") is not None
     ]
@@ -321,7 +340,7 @@ def render(facts: CardFacts, template: Path = TEMPLATE) -> str:
         "seq_len": cfg.get("seq_len", "L"),
         "metrics_table": metrics_table,
         "arch_summary": arch_summary or "see config.json",
-        "n_params": f"{facts.n_params:,}" if facts.n_params is not None else "unknown",
+        "n_params": facts.n_params or "unknown",
         "training": (f"{facts.training_note}\n\n" + _yaml_block(facts.training)) if facts.training
         else "not recorded with these weights.",
         "data_provenance": facts.data_note + (("\n\n" + _yaml_block(facts.data_provenance))

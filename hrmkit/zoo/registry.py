@@ -40,6 +40,7 @@ class Metric:
     dataset: str  # Hub data set id or a plain name
     split: str
     source: str  # where the number comes from (paper figure, report file); never invented
+    url: str | None = None  # link to the source (the model-index wants one beside a source name)
     verified: bool = False  # True only when measured by hrmkit on these very weights
 
 
@@ -88,6 +89,7 @@ _METRIC_FIELDS = {
     "dataset": (str, True),
     "split": (str, True),
     "source": (str, True),
+    "url": (str, False),
     "verified": (bool, False),
 }
 
@@ -161,9 +163,12 @@ def parse_entry(path: Path) -> ZooEntry:
         raise bad("seq_len", f"seq_len must be positive, got {data['seq_len']}")
 
     sha256 = data.get("sha256") or {}
+    sha_lines = _lines(dict((k.value, v) for k, v in node.value).get("sha256"))
     for fname, digest in sha256.items():
         if not isinstance(fname, str) or not isinstance(digest, str) or not _SHA256.match(digest):
-            raise bad("sha256", f"sha256 of '{fname}' must be 64 lower-case hex digits, got {digest!r}")
+            line = sha_lines.get(fname, lines.get("sha256", 1))
+            raise HrmkitError(f"{where(path, line)}: sha256 of '{fname}' must be 64 lower-case hex digits, "
+                              f"got {digest!r}")
 
     metrics = []
     metric_nodes = dict((k.value, v) for k, v in node.value).get("metrics")
