@@ -40,6 +40,8 @@ PAD_ID, EOS_ID, COLOUR_OFFSET = 0, 1, 2
 VOCAB_SIZE = 12
 SEQ_LEN = MAX_SIZE * MAX_SIZE
 IDENTITY_COLORS = tuple(range(10))
+_IS_COLOUR = np.zeros(256, dtype=bool)  # token id -> is it a colour (ids 2..11)
+_IS_COLOUR[COLOUR_OFFSET : COLOUR_OFFSET + 10] = True
 
 
 @dataclass
@@ -156,7 +158,8 @@ def read(path, *, skip_invalid: bool = False) -> list[Record]:
 
 
 def read_dir(path) -> dict[str, Task]:
-    """Every ``*.json`` task under a folder (recursively), by id, sorted; two files with one id are an error."""
+    """Every ``*.json`` task under a folder (recursively) -> {id: Task} in id order; two files with one id are an
+    error (ARC-AGI-2 reuses ARC-AGI-1 ids: read such folders separately)."""
     path = Path(path)
     if not path.is_dir():
         raise HrmkitError(f"{path}: not a folder of ARC task files")
@@ -168,7 +171,7 @@ def read_dir(path) -> dict[str, Task]:
         tasks[file.stem] = load_task(file)
     if not tasks:
         raise HrmkitError(f"{path}: no *.json task files")
-    return tasks
+    return dict(sorted(tasks.items()))
 
 
 def format_one_line(grid: np.ndarray) -> str:
@@ -216,7 +219,7 @@ def from_tokens(tokens: np.ndarray, offset: tuple[int, int] = (0, 0), *, strict:
     canvas = np.asarray(tokens).reshape(MAX_SIZE, MAX_SIZE)
     r, c = offset
     view = canvas[r:, c:]
-    colour = (view >= COLOUR_OFFSET) & (view < COLOUR_OFFSET + 10)  # (30-r, 30-c)
+    colour = _IS_COLOUR[view]  # (30-r, 30-c) bool
     widths = np.where(colour.all(1), colour.shape[1], colour.argmin(1))  # colour prefix of each row
     widths = np.minimum.accumulate(widths)
     areas = widths * np.arange(1, len(widths) + 1)
