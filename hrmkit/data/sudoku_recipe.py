@@ -220,7 +220,7 @@ def build_sudoku(params: BuildParams, log: Log) -> RecipeResult:
                 chosen.append(int(i))
         if len(chosen) == want:
             break
-    if len(chosen) < want:
+    if len(chosen) < want and params.subsample:
         raise HrmkitError(f"only {len(chosen)} training puzzles are not equivalent to a test puzzle; --subsample {want}")
     bases = [train_pool[i] for i in sorted(chosen)]
     solved = _solve(bases) + _solve(test_pool)
