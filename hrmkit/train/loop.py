@@ -1,0 +1,333 @@
+"""The ACT training loop, single process or torchrun DDP, resumable exactly.
+
+One *step* is one ACT segment for every sequence of the (persistent) carry: sequences that halted on the last
+step are replaced by the rows of a freshly drawn batch, the others continue with their state (as the authors
+train). Per step:
+
+    batch -> model(carry, batch) -> loss (per-sequence mean CE + 0.5 * (BCE q_halt + BCE q_continue)) / B_local
+    -> backward (DDP averages gradients over ranks: the mean over the global batch)
+    -> Adam-atan2 on the weights, sign-SGD on the puzzle-embedding rows of the batch (all-gathered), EMA
+
+Determinism: weights are initialised from `seed` on every rank; per-rank randomness (ACT exploration) from
+seed + rank; batches from the sampler's (seed, epoch, position). A checkpoint holds all of it (plus the carry),
+so on CPU a resumed run ends bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from hrmkit.errors import HrmkitError
+from hrmkit.train import checkpoint, dist
+from hrmkit.train.config import TrainConfig
+from hrmkit.train.ema import EMA
+from hrmkit.train.loss import act_loss
+from hrmkit.train.optim import AdamATan2, SparseSignSGD
+from hrmkit.train.schedule import lr_at, set_lr
+
+TRAIN_CONFIG = "train_config.json"
+# Fields that may differ when resuming (they do not change what a step computes).
+RESUME_MAY_CHANGE = {"steps", "epochs", "checkpoint_every", "eval_every", "eval_batches", "log_every",
+                     "early_stop_exact", "device", "compile"}
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def to_device(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items() if k != "index"}
+
+
+def build_model_config(preset: str | None, overrides: dict[str, Any], meta) -> Any:
+    """Model config from the preset + overrides; vocab_size, seq_len and num_puzzle_identifiers come from the data."""
+    from hrmkit.models import ModelConfig
+
+    if preset is None:
+        raise HrmkitError("no model preset: pass --preset NAME (or `preset:` in the --config file)")
+    from_data = dict(vocab_size=meta.vocab_size, seq_len=meta.seq_len,
+                     num_puzzle_identifiers=meta.num_puzzle_identifiers)
+    for key, value in from_data.items():
+        if key in overrides and overrides[key] != value:
+            raise HrmkitError(f"model setting {key}={overrides[key]} disagrees with the data set ({key}={value})")
+    return ModelConfig.from_name(preset, **{**overrides, **from_data})
+
+
+def total_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
+    steps = cfg.steps or math.ceil(cfg.epochs * batches_per_epoch)
+    if steps < 1:
+        raise HrmkitError("training length is zero: set steps or epochs")
+    return steps
+
+
+class _Live:
+    """dvclive in the run folder (or --live-dir); only the main process logs. Absent when disabled."""
+
+    def __init__(self, directory: Path | None, resume: bool):
+        self.live = None
+        if directory is None:
+            return
+        from dvclive import Live
+
+        # Inside `dvc repro` the stage declares the metrics/plots; standalone, a dvc.yaml beside the logs.
+        dvcyaml = False if os.environ.get("DVC_ROOT") else str(Path(directory) / "dvc.yaml")
+        self.live = Live(dir=str(directory), resume=resume, save_dvc_exp=False, dvcyaml=dvcyaml)
+
+    def log(self, step: int, metrics: dict[str, float]) -> None:
+        if self.live is None:
+            return
+        self.live.step = step
+        for k, v in metrics.items():
+            self.live.log_metric(k, v)
+        self.live.next_step()
+
+    def params(self, params: dict) -> None:
+        if self.live is not None:
+            self.live.log_params(params)
+
+    def end(self) -> None:
+        if self.live is not None:
+            self.live.end()
+
+
+def train(
+    run: str | Path,
+    data: str | Path,
+    *,
+    preset: str | None,
+    config: TrainConfig,
+    model_overrides: dict[str, Any] | None = None,
+    resume: bool = False,
+    live_dir: str | Path | None = "",
+    progress: bool = True,
+    callback: Callable[[int, dict], None] | None = None,
+) -> dict[str, float]:
+    """Train into the folder `run`; returns the last logged metrics. See the module docstring.
+
+    live_dir: "" = RUN/live, None = no dvclive. callback(step, metrics) is called after every step (tests use
+    it to interrupt a run or corrupt it).
+    """
+    from hrmkit.data.loader import BatchSampler, PuzzleDataset
+    from hrmkit.models import build
+
+    run = Path(run)
+    info = dist.init(config.device)
+    cfg = config
+    model_overrides = dict(model_overrides or {})
+
+    ckpt_dir = checkpoint.find(run) if resume else None
+    if resume and ckpt_dir is None:
+        raise HrmkitError(f"{run}: --resume given but no checkpoint found in it")
+    if not resume and checkpoint.find(run) is not None:
+        raise HrmkitError(f"{run}: holds a checkpoint already; pass --resume to continue it, or choose another --out")
+    if ckpt_dir is not None:  # the saved settings win; only run-control fields may change
+        saved = json.loads((run / TRAIN_CONFIG).read_text())
+        for k, v in cfg.to_dict().items():
+            if k not in RESUME_MAY_CHANGE and saved["train"].get(k) != v and k in saved["train"]:
+                raise HrmkitError(f"--resume: {k}={v!r} differs from the saved run ({saved['train'][k]!r})")
+        cfg = TrainConfig.from_dict({**saved["train"], **{k: getattr(cfg, k) for k in RESUME_MAY_CHANGE}})
+        preset, model_overrides = saved["preset"], saved["model_overrides"]
+
+    # ---- data
+    train_ds = PuzzleDataset(data, "train")
+    sampler = BatchSampler(train_ds, cfg.global_batch_size, rank=info.rank, world_size=info.world_size,
+                           seed=cfg.seed, train=True)
+    n_steps = total_steps(cfg, len(sampler))
+    local_bs = dist.local_batch_size(cfg.global_batch_size, info.world_size)
+
+    # ---- model, optimisers (identical initial weights on every rank)
+    seed_everything(cfg.seed)
+    if ckpt_dir is not None:
+        from hrmkit.models import ModelConfig
+
+        model_cfg = ModelConfig.from_checkpoint(ckpt_dir)
+    else:
+        model_cfg = build_model_config(preset, model_overrides, train_ds.meta)
+    model = build(model_cfg).to(info.device)
+    model.train()
+    opt = AdamATan2(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+    pemb = model.puzzle_emb
+    sparse = None
+    if pemb is not None:
+        def _rows():
+            grad = pemb.local_weights.grad if pemb.local_weights is not None else None
+            return pemb.weights, grad, pemb.local_ids
+
+        sparse = SparseSignSGD(_rows, lr=cfg.puzzle_emb_lr, weight_decay=cfg.puzzle_emb_weight_decay)
+    ema = EMA(model, cfg.ema_rate) if cfg.ema else None
+    seed_everything(cfg.seed + 1 + info.rank)  # per-rank stream for exploration
+
+    step, carry, last_ckpt = 0, None, None
+    if ckpt_dir is not None:
+        state, weights, opt_tensors, rank_tensors, rank_meta = checkpoint.load(ckpt_dir, info.rank)
+        if state["world_size"] != info.world_size:
+            raise HrmkitError(f"{ckpt_dir}: saved with {state['world_size']} processes, resumed with "
+                              f"{info.world_size}; use the same number")
+        model.load_state_dict(weights)
+        names = {id(p): n for n, p in model.named_parameters()}
+        checkpoint.load_optimizer_state(opt, names, opt_tensors, state["optimizer_groups"])
+        if ema is not None:
+            from safetensors.torch import load_file
+
+            ema.load_shadow(load_file(str(ckpt_dir / "ema.safetensors")))
+        sampler.load_state_dict(state["sampler"])
+        checkpoint.set_rng_state({k: v for k, v in rank_tensors.items() if k.startswith("rng.")}, rank_meta)
+        carry_flat = {k[len("carry."):]: v for k, v in rank_tensors.items() if k.startswith("carry.")}
+        step, last_ckpt = state["step"], state["step"]
+
+    net: torch.nn.Module = model
+    if cfg.compile:
+        model.inner.compile()
+    if info.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[info.device.index] if info.device.type == "cuda" else None,
+                                      broadcast_buffers=False)
+
+    # ---- run folder, logging
+    if info.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        (run / TRAIN_CONFIG).write_text(json.dumps(
+            {"preset": preset, "model_overrides": model_overrides, "train": cfg.to_dict(),
+             "data": str(Path(data).resolve()), "world_size": info.world_size}, indent=1))
+    live = _Live(None if (live_dir is None or not info.is_main) else Path(live_dir or run / "live"),
+                 resume=ckpt_dir is not None)
+    if ckpt_dir is None:
+        live.params({"preset": preset, **cfg.to_dict(), **{f"model.{k}": v for k, v in model_cfg.to_dict().items()}})
+    bar = None
+    if progress and info.is_main:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_steps, initial=step, desc="train", unit="step", dynamic_ncols=True)
+
+    def save() -> None:
+        nonlocal last_ckpt
+        if info.is_main:
+            checkpoint.begin(run)
+        dist.barrier()
+        checkpoint.save_rank_state(run, info.rank, carry)
+        dist.barrier()
+        if info.is_main:
+            checkpoint.commit(run, model=model, save_model=model.save_pretrained,
+                              ema_state=ema.state_dict(model) if ema else None, optimizer=opt,
+                              state={"step": step, "total_steps": n_steps, "epoch": sampler.epoch_progress,
+                                     "sampler": sampler.state_dict(), "world_size": info.world_size,
+                                     "metrics": last_metrics})
+        dist.barrier()
+        last_ckpt = step
+
+    # ---- the loop
+    batches = iter(sampler)
+    window = torch.zeros(8, dtype=torch.float64)  # summed over log_every steps, see _METRICS
+    window_time, window_start = 0.0, step
+    last_metrics: dict[str, float] = {}
+    ignore_id = train_ds.meta.ignore_label_id
+    try:
+        while step < n_steps:
+            t0 = time.perf_counter()
+            batch = to_device(train_ds.batch(next(batches)), info.device)
+            if carry is None:
+                carry = model.initial_carry(batch)
+                if ckpt_dir is not None:
+                    carry = checkpoint.unflatten_into(carry, carry_flat)
+            carry, out = net(carry, batch)
+            loss_sum, parts = act_loss(carry, out, cfg.loss, ignore_id)
+            # every rank must agree to stop, so the finiteness check is summed over ranks
+            bad = dist.all_reduce_sum(torch.tensor([0.0 if torch.isfinite(loss_sum) else 1.0], device=info.device))
+            if bad.item() > 0:
+                where = (f"the last good checkpoint (step {last_ckpt}) is in {run / checkpoint.CKPT}"
+                         if last_ckpt is not None else "no checkpoint had been written yet")
+                raise HrmkitError(f"step {step + 1}: the loss is not finite ({loss_sum.item()}); training stopped; "
+                                  f"{where}")
+            (loss_sum / local_bs).backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            step += 1
+            set_lr(opt, lr_at(step, cfg.lr, cfg.warmup_steps, n_steps, cfg.lr_min_ratio))
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            if sparse is not None:
+                set_lr(sparse, lr_at(step, cfg.puzzle_emb_lr, cfg.warmup_steps, n_steps, cfg.lr_min_ratio))
+                sparse.step()
+                pemb.local_weights = None
+            if ema is not None:
+                ema.update(model)
+
+            window += torch.stack([loss_sum.detach().double().cpu(), *[parts[k].detach().double().cpu()
+                                                                      for k in _METRICS[1:]]])
+            window_time += time.perf_counter() - t0
+            done = step == n_steps
+            if step % cfg.log_every == 0 or done:
+                totals = dist.all_reduce_sum(window.to(info.device)).cpu()
+                last_metrics = _summarise(totals, step - window_start, cfg.global_batch_size, window_time)
+                last_metrics["train/lr"] = opt.param_groups[0]["lr"]
+                live.log(step, last_metrics)
+                if bar is not None:
+                    bar.set_postfix(loss=f"{last_metrics['train/loss']:.3f}",
+                                    exact=f"{last_metrics['train/exact_accuracy']:.3f}",
+                                    sps=f"{last_metrics['train/samples_per_s']:.0f}")
+                window.zero_()
+                window_time, window_start = 0.0, step
+                if cfg.early_stop_exact and last_metrics["train/exact_accuracy"] >= cfg.early_stop_exact:
+                    done = True
+                    last_metrics["train/early_stopped"] = 1.0
+            if cfg.eval_every and step % cfg.eval_every == 0 and not done:
+                live.log(step, _evaluate_during_training(model, data, cfg, info))
+            if bar is not None:
+                bar.update(1)
+            if done or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0):
+                save()
+            if callback is not None:
+                callback(step, last_metrics)
+            if done:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+        live.end()
+    return last_metrics
+
+
+# summed per step: loss, lm_loss, q_halt_loss, q_continue_loss, count (halted), correct tokens frac, exact, steps
+_METRICS = ("loss", "lm_loss", "q_halt_loss", "q_continue_loss", "count", "accuracy", "exact_accuracy", "steps")
+
+
+def _summarise(totals: torch.Tensor, n_steps: int, global_bs: int, seconds: float) -> dict[str, float]:
+    t = dict(zip(_METRICS, totals.tolist()))
+    n_seq = max(1, n_steps * global_bs)
+    count = max(1.0, t["count"])
+    return {
+        "train/loss": t["loss"] / n_seq,
+        "train/lm_loss": t["lm_loss"] / n_seq,
+        "train/q_halt_loss": t["q_halt_loss"] / n_seq,
+        "train/q_continue_loss": t["q_continue_loss"] / n_seq,
+        "train/accuracy": t["accuracy"] / count,
+        "train/exact_accuracy": t["exact_accuracy"] / count,
+        "train/act_steps": t["steps"] / count,
+        "train/samples_per_s": n_steps * global_bs / max(seconds, 1e-9),
+    }
+
+
+def _evaluate_during_training(model, data, cfg: TrainConfig, info) -> dict[str, float]:
+    """Exact accuracy on (part of) the test split, by the main process; the others wait."""
+    from hrmkit.evaluate import evaluate_split
+
+    metrics: dict[str, float] = {}
+    if info.is_main:
+        m = evaluate_split(model, data, split="test", batch_size=cfg.global_batch_size,
+                           max_batches=cfg.eval_batches or None)
+        metrics = {f"eval/{k}": v for k, v in m.items() if k in ("exact_accuracy", "token_accuracy", "act_steps")}
+        model.train()
+    dist.barrier()
+    return metrics
