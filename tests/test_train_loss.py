@@ -1,16 +1,16 @@
-"""The ACT loss: stablemax cross-entropy by hand, finite gradients, and the Q losses and counts."""
+"""The ACT loss the loop uses (hrmkit.models.losses): stablemax by hand, finite gradients, Q losses, counts."""
 
 import math
 from types import SimpleNamespace
 
 import torch
 
-from hrmkit.train.loss import act_loss, softmax_cross_entropy, stablemax_cross_entropy
+from hrmkit.models.losses import act_loss, softmax_cross_entropy, stablemax_cross_entropy
 
 
 def test_stablemax_by_hand_and_finite_gradient_at_one():
     x = torch.tensor([[1.0, 0.5, -2.0]], requires_grad=True)
-    ce = stablemax_cross_entropy(x, torch.tensor([1]), torch.tensor([True]))
+    ce = stablemax_cross_entropy(x, torch.tensor([1]))
     s = [2.0, 1.5, 1 / 3]  # x + 1 for x >= 0, 1 / (1 - x) below
     assert ce.item() == pytest_approx(-math.log(1.5 / sum(s)))
     ce.sum().backward()
@@ -28,7 +28,7 @@ def test_masked_positions_cost_nothing():
     labels = torch.tensor([[2, 0, 3], [0, 0, 0]])
     mask = labels != 0
     for fn in (stablemax_cross_entropy, softmax_cross_entropy):
-        ce = fn(x, labels, mask)
+        ce = fn(x, labels, ignore_index=0)
         assert ce.shape == (2, 3) and (ce[~mask] == 0).all() and (ce[mask] > 0).all()
 
 
@@ -44,8 +44,8 @@ def test_act_loss_parts_by_hand():
     carry = SimpleNamespace(current_data={"labels": labels}, halted=torch.tensor([True, True]),
                             steps=torch.tensor([3, 5]))
     out = {"logits": logits, "q_halt_logits": q_halt, "q_continue_logits": q_cont, "target_q_continue": target}
-    total, parts = act_loss(carry, out, "softmax", ignore_label_id=0)
-    ce = softmax_cross_entropy(logits, labels, labels != 0)
+    total, parts = act_loss(carry, out, "softmax_cross_entropy", ignore_index=0)
+    ce = softmax_cross_entropy(logits, labels, ignore_index=0)
     lm = ce[0, :2].mean() + ce[1].mean()
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     qh = bce(q_halt, torch.tensor([1.0, 0.0]), reduction="sum")
@@ -55,5 +55,5 @@ def test_act_loss_parts_by_hand():
     torch.testing.assert_close(parts["accuracy"], torch.tensor(1.0))  # 1 + 0
     # only halted sequences are counted
     carry.halted = torch.tensor([False, True])
-    _, parts = act_loss(carry, out, "softmax", ignore_label_id=0)
+    _, parts = act_loss(carry, out, "softmax_cross_entropy", ignore_index=0)
     assert parts["count"] == 1 and parts["exact_accuracy"] == 0 and parts["steps"] == 5

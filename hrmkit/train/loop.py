@@ -27,10 +27,10 @@ import numpy as np
 import torch
 
 from hrmkit.errors import HrmkitError
+from hrmkit.models.losses import act_loss
 from hrmkit.train import checkpoint, dist
 from hrmkit.train.config import TrainConfig
 from hrmkit.train.ema import EMA
-from hrmkit.train.loss import act_loss
 from hrmkit.train.optim import AdamATan2, SparseSignSGD
 from hrmkit.train.schedule import lr_at, set_lr
 
@@ -229,7 +229,7 @@ def train(
 
     # ---- the loop
     batches = iter(sampler)
-    window = torch.zeros(8, dtype=torch.float64)  # summed over log_every steps, see _METRICS
+    window = torch.zeros(len(_METRICS), dtype=torch.float64)  # summed over log_every steps, see _METRICS
     window_time, window_start = 0.0, step
     last_metrics: dict[str, float] = {}
     ignore_id = train_ds.meta.ignore_label_id
@@ -242,7 +242,7 @@ def train(
                 if ckpt_dir is not None:
                     carry = checkpoint.unflatten_into(carry, carry_flat)
             carry, out = net(carry, batch)
-            loss_sum, parts = act_loss(carry, out, cfg.loss, ignore_id)
+            loss_sum, parts = act_loss(carry, out, f"{cfg.loss}_cross_entropy", ignore_index=ignore_id)
             # every rank must agree to stop, so the finiteness check is summed over ranks
             bad = dist.all_reduce_sum(torch.tensor([0.0 if torch.isfinite(loss_sum) else 1.0], device=info.device))
             if bad.item() > 0:
@@ -264,8 +264,9 @@ def train(
             if ema is not None:
                 ema.update(model)
 
-            window += torch.stack([loss_sum.detach().double().cpu(), *[parts[k].detach().double().cpu()
-                                                                      for k in _METRICS[1:]]])
+            zero = torch.zeros(())  # TRM has no q_continue loss
+            window += torch.stack([loss_sum.detach().double().cpu(),
+                                   *[parts.get(k, zero).detach().double().cpu() for k in _METRICS[1:]]])
             window_time += time.perf_counter() - t0
             done = step == n_steps
             if step % cfg.log_every == 0 or done:
@@ -299,8 +300,9 @@ def train(
     return last_metrics
 
 
-# summed per step: loss, lm_loss, q_halt_loss, q_continue_loss, count (halted), correct tokens frac, exact, steps
-_METRICS = ("loss", "lm_loss", "q_halt_loss", "q_continue_loss", "count", "accuracy", "exact_accuracy", "steps")
+# summed per step (hrmkit.models.losses.act_loss): the losses, then counts over the sequences that halted
+_METRICS = ("loss", "lm_loss", "q_halt_loss", "q_continue_loss", "count", "accuracy", "exact_accuracy", "steps",
+            "q_halt_accuracy")
 
 
 def _summarise(totals: torch.Tensor, n_steps: int, global_bs: int, seconds: float) -> dict[str, float]:
@@ -315,6 +317,7 @@ def _summarise(totals: torch.Tensor, n_steps: int, global_bs: int, seconds: floa
         "train/accuracy": t["accuracy"] / count,
         "train/exact_accuracy": t["exact_accuracy"] / count,
         "train/act_steps": t["steps"] / count,
+        "train/q_halt_accuracy": t["q_halt_accuracy"] / count,
         "train/samples_per_s": n_steps * global_bs / max(seconds, 1e-9),
     }
 
