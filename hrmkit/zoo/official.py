@@ -173,7 +173,7 @@ def load_official(checkpoint: str | Path, config_path: str | Path | None = None,
 
     config = HRMConfig.from_dict(fields, source=f"{config_path} (arch)")
     model = HRM(config)
-    load_state(model, state, source=str(checkpoint))  # shapes checked against the config; bfloat16 -> float32
+    load_state(model, state, source=f"{checkpoint} (with {config_path})")  # shapes vs the config; bf16 -> f32
     return model.eval()
 
 

@@ -1,0 +1,201 @@
+"""The authors' checkpoint format: parity with their code, key prefixes, inference from weights, clear errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from hrmkit.cli import app
+from hrmkit.errors import HrmkitError
+from hrmkit.models import HRM, ModelConfig, from_pretrained
+from hrmkit.zoo.official import convert_official, load_official, map_key
+
+REPO = Path(__file__).resolve().parents[1]
+KEYS = ("logits", "q_halt_logits", "q_continue_logits")
+
+
+def _cpu_has_avx2() -> bool:
+    try:
+        return " avx2 " in f" {Path('/proc/cpuinfo').read_text().replace(chr(10), ' ')} "
+    except OSError:
+        return False
+
+
+def write_official(directory: Path, model: HRM, prefix: str = "_orig_mod.model.", arch_extra: dict | None = None,
+                   state_edit=None) -> Path:
+    """A checkpoint laid out as the authors' code saves it: step_N (torch.save) + all_config.yaml."""
+    cfg = model.config
+    state = {prefix + k: v for k, v in model.state_dict().items()}
+    if state_edit is not None:
+        state = state_edit(state)
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save(state, directory / "step_10")
+    arch = {"name": "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1",
+            "loss": {"name": "losses@ACTLossHead", "loss_type": "stablemax_cross_entropy"},
+            "H_cycles": cfg.H_cycles, "L_cycles": cfg.L_cycles, "H_layers": cfg.H_layers, "L_layers": cfg.L_layers,
+            "hidden_size": cfg.hidden_size, "num_heads": cfg.num_heads, "expansion": cfg.expansion,
+            "pos_encodings": cfg.pos_encodings, "puzzle_emb_ndim": cfg.puzzle_emb_ndim,
+            "halt_max_steps": cfg.halt_max_steps, "halt_exploration_prob": cfg.halt_exploration_prob,
+            **(arch_extra or {})}
+    (directory / "all_config.yaml").write_text(yaml.safe_dump({"arch": arch, "lr": 1e-4, "seed": 0}))
+    return directory / "step_10"
+
+
+def small(**overrides) -> HRM:
+    torch.manual_seed(1)
+    return HRM(ModelConfig.from_name("tiny", hidden_size=32, **overrides))
+
+
+# ---- parity with the authors' code -------------------------------------------------------------------------
+def test_parity_with_the_reference_outputs(reference_dir, tmp_path):
+    """step_0 converted, trace(steps=4) vs the authors' outputs, in this process (default CPU kernels).
+
+    The reference was computed with PyTorch's AVX2 kernels; this CPU may use AVX-512 ones, whose float32
+    rounding differs, and the recurrence amplifies an ulp to ~1.6e-5 by step 4 (a float64 run of the same model
+    is itself 1.1e-5 from the reference). The exact-kernel test below holds the 1e-5 line.
+    """
+    out_dir = convert_official(reference_dir / "step_0", tmp_path / "m", task="sudoku")
+    model = from_pretrained(out_dir)
+    inputs, ref = load_file(reference_dir / "inputs.safetensors"), load_file(reference_dir / "outputs.safetensors")
+    out = model.trace(inputs["inputs"], inputs["puzzle_identifiers"], steps=4)
+    for key in KEYS:
+        assert out[key].shape == ref[key].shape
+        for step in range(4):
+            torch.testing.assert_close(out[key][step], ref[f"{key}_step{step}"], rtol=0, atol=3e-5)
+
+
+@pytest.mark.skipif(not _cpu_has_avx2(), reason="needs an x86 CPU with AVX2 (the reference's kernels)")
+def test_parity_within_1e5_with_the_references_kernels(reference_dir, tmp_path):
+    """The same through hrmkit.load, with PyTorch's AVX2 kernels as the reference used: <= 1e-5 (bitwise here)."""
+    script = textwrap.dedent(f"""
+        import torch
+        from safetensors.torch import load_file
+        import hrmkit.api
+        from hrmkit.zoo.official import convert_official
+        ref_dir = {str(reference_dir)!r}
+        convert_official(ref_dir + "/step_0", {str(tmp_path / "m")!r}, task="sudoku")
+        model = hrmkit.api.load({str(tmp_path / "m")!r})
+        inputs, ref = load_file(ref_dir + "/inputs.safetensors"), load_file(ref_dir + "/outputs.safetensors")
+        out = model.trace(inputs["inputs"], inputs["puzzle_identifiers"], steps=4)
+        worst = max((out[k] - ref[k]).abs().max().item() for k in {KEYS!r})
+        print("max abs diff", worst)
+        assert worst <= 1e-5, worst
+    """)
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ---- format handling ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("prefix", ["_orig_mod.model.", "model.", ""])
+def test_all_key_prefixes_convert_to_the_same_weights(tmp_path, prefix):
+    model = small()
+    ckpt = write_official(tmp_path / "ckpt", model, prefix=prefix)
+    loaded = load_official(ckpt, task="sudoku")
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_bfloat16_init_vectors_are_accepted(tmp_path):
+    model = small()
+
+    def to_bf16(state):
+        return {k: v.to(torch.bfloat16) if k.endswith(("H_init", "L_init")) else v for k, v in state.items()}
+
+    loaded = load_official(write_official(tmp_path / "ckpt", model, state_edit=to_bf16), seq_len=81)
+    assert loaded.inner.H_init.dtype == torch.float32
+    assert torch.equal(loaded.inner.H_init, model.inner.H_init.to(torch.bfloat16).float())
+
+
+def test_vocab_and_puzzle_ids_come_from_the_weights(tmp_path):
+    torch.manual_seed(2)
+    model = HRM(ModelConfig.from_name("tiny", hidden_size=32, vocab_size=13, puzzle_emb_ndim=48,
+                                      num_puzzle_identifiers=7, seq_len=20))
+    with torch.no_grad():
+        model.puzzle_emb.weights.normal_()
+    ckpt = write_official(tmp_path / "ckpt", model)
+    out_dir = convert_official(ckpt, tmp_path / "m", seq_len=20)
+    cfg = ModelConfig.from_checkpoint(out_dir)
+    assert (cfg.vocab_size, cfg.num_puzzle_identifiers, cfg.seq_len, cfg.puzzle_emb_ndim) == (13, 7, 20, 48)
+    x = torch.randint(0, 13, (2, 20))
+    ids = torch.tensor([6, 3])
+    assert torch.equal(from_pretrained(out_dir).trace(x, ids, steps=2)["logits"], model.trace(x, ids, steps=2)["logits"])
+
+
+def test_learned_positions_give_the_sequence_length(tmp_path):
+    model = small(pos_encodings="learned", seq_len=30)
+    loaded = load_official(write_official(tmp_path / "ckpt", model))
+    assert loaded.config.seq_len == 30 and loaded.config.pos_encodings == "learned"
+    with pytest.raises(HrmkitError, match="position table"):
+        load_official(tmp_path / "ckpt" / "step_10", seq_len=81)
+
+
+def test_the_key_map_is_literal_and_refuses_unknown_keys():
+    assert map_key("inner.H_level.layers.3.mlp.down_proj.weight") == "inner.H_level.layers.3.mlp.down_proj.weight"
+    assert map_key("inner.rotary_emb.cos_cached") is None
+    with pytest.raises(HrmkitError, match="unknown key"):
+        map_key("inner.M_level.layers.0.mlp.down_proj.weight")
+
+
+# ---- errors, through the library and the CLI ---------------------------------------------------------------
+def _broken_cases(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    model = small()
+    good = write_official(tmp_path / "good", model)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    pickle_of_other = tmp_path / "other" / "step_1"
+    pickle_of_other.parent.mkdir()
+    torch.save({"step": 3, "notes": "optimizer"}, pickle_of_other)
+    no_config = tmp_path / "noconf" / "step_1"
+    no_config.parent.mkdir()
+    torch.save(torch.load(good, weights_only=True), no_config)
+    write_official(tmp_path / "shape", model, arch_extra={"hidden_size": 64})
+    write_official(tmp_path / "extra", model, state_edit=lambda s: {**s, "_orig_mod.model.inner.extra.weight": s[
+        "_orig_mod.model.inner.H_init"]})
+    write_official(tmp_path / "field", model, arch_extra={"mystery": 1})
+    return {
+        "not a checkpoint": ([str(text), "--task", "sudoku"], "not a checkpoint"),
+        "not tensors": ([str(pickle_of_other), "--task", "sudoku"], "not a checkpoint"),
+        "missing config": ([str(no_config), "--task", "sudoku"], "all_config.yaml: not found"),
+        "shape mismatch": ([str(tmp_path / "shape" / "step_10"), "--task", "sudoku"], "has shape"),
+        "unknown key": ([str(tmp_path / "extra" / "step_10"), "--task", "sudoku"], "unknown key"),
+        "unknown field": ([str(tmp_path / "field" / "step_10"), "--task", "sudoku"], "arch.mystery"),
+        "no seq_len": ([str(good)], "--seq-len"),
+        "missing file": ([str(tmp_path / "nope"), "--task", "sudoku"], "not found"),
+    }
+
+
+def test_broken_inputs_end_with_one_clear_cli_error(tmp_path):
+    runner = CliRunner()
+    for case, (args, needle) in _broken_cases(tmp_path).items():
+        out = tmp_path / f"out-{case.replace(' ', '-')}"
+        result = runner.invoke(app, ["convert", "official", *args, "--out", str(out)])
+        assert result.exit_code == 1, (case, result.output)
+        assert result.stderr.startswith("error: ") and needle in result.stderr, (case, result.stderr)
+        assert "Traceback" not in result.output + result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, (case, result.stderr)
+        assert not out.exists(), case  # nothing half-written
+
+
+def test_cli_converts_and_refuses_two_length_options(tmp_path):
+    model = small()
+    ckpt = write_official(tmp_path / "ckpt", model)
+    runner = CliRunner()
+    result = runner.invoke(app, ["convert", "official", str(ckpt), "--out", str(tmp_path / "m"), "--task", "sudoku"])
+    assert result.exit_code == 0, result.output
+    assert "converted" in result.stdout and (tmp_path / "m" / "model.safetensors").is_file()
+    loaded = from_pretrained(tmp_path / "m")
+    x = torch.randint(0, 11, (2, 81))
+    assert torch.equal(loaded.trace(x, steps=2)["logits"], model.trace(x, steps=2)["logits"])
+    result = runner.invoke(app, ["convert", "official", str(ckpt), "--out", str(tmp_path / "n"), "--task", "sudoku",
+                                 "--seq-len", "81"])
+    assert result.exit_code == 2 and "not both" in result.stderr
