@@ -104,3 +104,10 @@ def test_mazes_through_the_same_command(tmp_path):
     assert maze.verify(maze.parse("#####\n#S G#\n#####"), maze.parse("#####\n#SoG#\n#####"))
     pretty = run(path)
     assert "#SoG#" in pretty.stdout
+
+
+def test_arc_has_no_exact_solver(shared_data):
+    pytest.importorskip("hrmkit.puzzles.arc")
+    task = next((shared_data / "arc").rglob("*.json"))
+    result = run(task, "--solver", "exact")
+    assert result.exit_code == 1 and "arc puzzles have no exact solver" in result.stderr
