@@ -235,7 +235,7 @@ def pull(
 
         get(name)  # raises "unknown model" with the close names
     repo = entry.repo if entry else name
-    rev = revision or (entry.revision if entry else None)
+    rev = revision or (entry.revision if entry else "main")
     out = Path(out) if out is not None else default_out(name, revision if entry is None or revision else None)
     if out.exists() and any(out.iterdir()) and read_source(out) is None:
         raise HrmkitError(f"{out} exists and is not a folder made by `hrmkit pull`; choose another --out")
@@ -275,11 +275,11 @@ def _convert_official(ckpt: Path, config: Path, out: Path, entry: ZooEntry | Non
     from hrmkit.zoo import official
 
     task = task or (entry.task if entry else None)
-    seq_len = seq_len or (entry.seq_len if entry else None)
-    if task is None and seq_len is None:
+    seq_len = seq_len or (entry.seq_len if entry else None) or (_SEQ_LEN[task] if task else None)
+    if seq_len is None:
         raise HrmkitError(f"{repo} is in the authors' format, which does not record the sequence length: "
                           "give --task sudoku|maze|arc or --seq-len N")
-    official.convert(ckpt, out, config=config, seq_len=seq_len, task=task)
+    official.convert_official(ckpt, out, config_path=config, seq_len=seq_len)
     if entry is not None:
         facts = card.facts_from_entry(entry, out, official_config=config)
     else:

@@ -1,0 +1,238 @@
+"""The real Hub protocol without internet: olah (a self-hosted Hugging Face mirror) serves local git repositories
+on 127.0.0.1, and `hrmkit pull` talks to it through huggingface_hub with HF_ENDPOINT.
+
+olah, offline, answers from `mirrors-path`: a repository `ORG/NAME` is the git repository
+`<mirrors-path>/models/ORG/NAME`, served at any commit of its branches (API, tree, HEAD and GET of files).
+`hrmkit publish --to` writes exactly such a repository.
+"""
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from hrmkit.api import load  # hrmkit.load once the package root exports it
+from hrmkit.cli import app
+from hrmkit.models import ModelConfig, build
+from hrmkit.zoo import card, hub
+from hrmkit.zoo.official import load_official
+
+pytest.importorskip("olah")
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is needed to build mirror repositories")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def olah(tmp_path_factory):
+    """An olah server in offline mode on a free port of 127.0.0.1, serving the git repositories under `mirror`."""
+    root = tmp_path_factory.mktemp("olah")
+    mirror = root / "mirror"
+    (mirror / "models").mkdir(parents=True)
+    port = _free_port()
+    config = root / "olah.toml"
+    config.write_text(
+        "[basic]\n"
+        f'host = "127.0.0.1"\nport = {port}\n'
+        f'repos-path = "{root / "cache"}"\nmirrors-path = ["{mirror}"]\n'
+        "[accessibility]\noffline = true\n"
+    )
+    log_path = root / "server.log"
+    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "olah.server", "--config", str(config), "--log-path", str(root / "logs")],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"olah exited with {proc.returncode}:\n{log_path.read_text()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"olah did not listen within 60 s:\n{log_path.read_text()[-2000:]}")
+                time.sleep(0.2)
+        yield SimpleNamespace(url=f"http://127.0.0.1:{port}", repos=mirror / "models", log=log_path)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def online(olah, tmp_path, monkeypatch):
+    """This test only: network allowed, to the local mirror; a fresh hub cache and hrmkit home."""
+    import huggingface_hub.constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # read once at import
+    monkeypatch.setenv("HF_ENDPOINT", olah.url)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setenv("HRMKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    return olah
+
+
+def git_repo(path: Path, files: dict[str, Path | bytes]) -> str:
+    """A git repository on main holding `files` (as the authors' Hub repositories hold theirs); its commit."""
+    path.mkdir(parents=True)
+    for name, content in files.items():
+        data = content if isinstance(content, bytes) else Path(content).read_bytes()
+        (path / name).write_bytes(data)
+    ident = ["-c", "user.name=test", "-c", "user.email=test@localhost"]
+    for args in (["init", "-q"], ["symbolic-ref", "HEAD", "refs/heads/main"], ["add", "-A"],
+                 [*ident, "commit", "-q", "-m", "upload"]):
+        subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True)
+    return subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def entry_yaml(folder: Path, name: str, repo: str, revision: str, sha256: dict[str, str]) -> None:
+    """A registry entry for an authors'-format repository, in a folder put on HRMKIT_ZOO_PATH."""
+    folder.mkdir(exist_ok=True)
+    pins = "".join(f"\n  {f}: {h}" for f, h in sha256.items())
+    (folder / f"{name}.yaml").write_text(
+        f"name: {name}\ndescription: the reference tiny HRM in the authors' format\nrepo: {repo}\n"
+        f"revision: {revision}\nformat: official\ntask: sudoku\nseq_len: 81\narch: tiny\nlicense: apache-2.0\n"
+        f"citation: none\nsha256:{pins or ' {}'}\n"
+    )
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def error_of(res) -> str:
+    """The one error line of a failed command (progress bars may precede it on stderr), and no traceback."""
+    assert res.exit_code == 1, res.output
+    lines = [line for line in res.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0] and "Traceback" not in res.output, res.output
+    return errors[0]
+
+
+def test_publish_serve_pull_roundtrip(online, tmp_path):
+    torch.manual_seed(0)
+    model = build(ModelConfig.from_name("tiny")).eval()
+    run = tmp_path / "run"
+    model.save_pretrained(run)
+
+    res = invoke("publish", str(run), "--repo", "hrmkit-test/tiny", "--to", str(online.repos / "hrmkit-test" / "tiny"))
+    assert res.exit_code == 0, res.output
+
+    res = invoke("pull", "hrmkit-test/tiny")
+    assert res.exit_code == 0, res.output + online.log.read_text()[-2000:]
+    pulled = Path(res.stdout.strip())
+    assert pulled == Path(os.environ["HRMKIT_HOME"]) / "models" / "hrmkit-test--tiny"
+    assert sorted(p.name for p in pulled.iterdir()) == [".hrmkit-source.json", "README.md", "config.json",
+                                                          "model.safetensors"]
+    assert (pulled / "model.safetensors").read_bytes() == (run / "model.safetensors").read_bytes()
+    source = hub.read_source(pulled)
+    assert source["endpoint"] == online.url and len(source["commit"]) == 40 and source["format"] == "hrmkit"
+    # it really went through the server
+    assert "/hrmkit-test/tiny/resolve/" in online.log.read_text()
+
+    loaded = load("hrmkit-test/tiny")  # resolved to the pulled folder, no second download
+    inputs = torch.randint(1, 11, (2, 81), generator=torch.Generator().manual_seed(1))
+    want, got = model.trace(inputs, steps=2), loaded.trace(inputs, steps=2)
+    torch.testing.assert_close(got["logits"], want["logits"], rtol=0, atol=0)
+
+    # the hub cache serves a second pull with the network off
+    import huggingface_hub.constants
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    huggingface_hub.constants.HF_HUB_OFFLINE = True  # restored by the fixture's monkeypatch
+    res = invoke("pull", "hrmkit-test/tiny", "--out", str(tmp_path / "again"))
+    del os.environ["HF_HUB_OFFLINE"]
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "again" / "model.safetensors").read_bytes() == (run / "model.safetensors").read_bytes()
+
+
+def test_authors_format_pulled_converted_and_parity(online, tmp_path, monkeypatch, reference_dir):
+    ref = reference_dir
+    commit = git_repo(online.repos / "sapient-test" / "hrm-tiny",
+                      {"step_0": ref / "step_0", "all_config.yaml": ref / "all_config.yaml",
+                       "README.md": b"---\nlicense: apache-2.0\n---\nauthors' tiny checkpoint\n"})
+    zoo = tmp_path / "zoo"
+    entry_yaml(zoo, "hrm-tiny", "sapient-test/hrm-tiny", commit, {"step_0": card.sha256_file(ref / "step_0")})
+    monkeypatch.setenv("HRMKIT_ZOO_PATH", str(zoo))
+
+    res = invoke("pull", "hrm-tiny")
+    assert res.exit_code == 0, res.output
+    pulled = Path(res.stdout.strip())
+    assert {"model.safetensors", "config.json", "README.md"} <= {p.name for p in pulled.iterdir()}
+    source = hub.read_source(pulled)
+    assert source["commit"] == commit and source["format"] == "official"
+    meta = card.read_card_metadata(pulled / "README.md")
+    assert meta["base_model"] == "sapient-test/hrm-tiny" and meta["library_name"] == "hrmkit"
+
+    model = load("hrm-tiny")
+    inputs = load_file(str(ref / "inputs.safetensors"))
+    want = load_file(str(ref / "outputs.safetensors"))
+    out = model.trace(inputs["inputs"], puzzle_identifiers=inputs["puzzle_identifiers"], steps=4)
+    # the pull is lossless: the same outputs, bit for bit, as converting the original file directly
+    direct = load_official(ref / "step_0", seq_len=81)
+    same = direct.trace(inputs["inputs"], puzzle_identifiers=inputs["puzzle_identifiers"], steps=4)
+    for key in ("logits", "q_halt_logits", "q_continue_logits"):
+        torch.testing.assert_close(out[key], same[key], rtol=0, atol=0)
+    # and the authors' own outputs are reproduced (issue 4's parity bound)
+    for key in ("logits", "q_halt_logits", "q_continue_logits"):
+        torch.testing.assert_close(out[key].float(), want[key], rtol=1e-5, atol=1e-5)
+
+
+def test_authors_format_without_entry_needs_task(online, tmp_path, reference_dir):
+    git_repo(online.repos / "sapient-test" / "no-entry",
+             {"checkpoint": reference_dir / "step_0", "all_config.yaml": reference_dir / "all_config.yaml"})
+    res = invoke("pull", "sapient-test/no-entry")
+    assert "give --task sudoku|maze|arc or --seq-len N" in error_of(res)
+    res = invoke("pull", "sapient-test/no-entry", "--task", "sudoku", "--out", str(tmp_path / "m"))
+    assert res.exit_code == 0, res.output
+    assert load(tmp_path / "m").config.seq_len == 81
+
+
+def test_hash_mismatch_writes_nothing(online, tmp_path, monkeypatch, reference_dir):
+    commit = git_repo(online.repos / "sapient-test" / "tampered",
+                      {"step_0": reference_dir / "step_0", "all_config.yaml": reference_dir / "all_config.yaml"})
+    zoo = tmp_path / "zoo"
+    wrong = hashlib.sha256(b"another file").hexdigest()
+    entry_yaml(zoo, "tampered", "sapient-test/tampered", commit, {"step_0": wrong})
+    monkeypatch.setenv("HRMKIT_ZOO_PATH", str(zoo))
+    res = invoke("pull", "tampered", "--out", str(tmp_path / "out"))
+    assert error_of(res).startswith("error: sha256 mismatch for sapient-test/tampered/step_0")
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".out.tmp-*"))
+
+
+def test_repo_without_weights(online, tmp_path):
+    git_repo(online.repos / "hrmkit-test" / "empty", {"README.md": b"# nothing here\n", "notes.txt": b"hi\n"})
+    res = invoke("pull", "hrmkit-test/empty", "--out", str(tmp_path / "out"))
+    assert error_of(res).startswith("error: hrmkit-test/empty has no weights")
+    assert not (tmp_path / "out").exists()
+
+
+def test_repo_not_on_the_server(online, tmp_path):
+    res = invoke("pull", "hrmkit-test/absent", "--out", str(tmp_path / "out"))
+    message = error_of(res)
+    assert "hrmkit-test/absent" in message and "not found" in message
