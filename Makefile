@@ -9,7 +9,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 
 .PHONY: demo test test-all venv clean
 
-$(BIN)/hrmkit: pyproject.toml
+$(BIN)/hrmkit: pyproject.toml setup.py hrmkit/puzzles/_sudoku_fast.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
