@@ -15,6 +15,7 @@ from hrmkit.puzzles import arc, detect
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "arc-mirror.json"
 FOLDERS = ("arc-agi-1", "arc-agi-2", "concept-arc")
+PAIR = {"input": [[1]], "output": [[2]]}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,9 @@ def all_tasks(shared_data):
     return tasks
 
 
-grids = hnp.arrays(np.uint8, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=30), elements=st.integers(0, 9))
+grids = hnp.arrays(
+    np.uint8, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=30), elements=st.integers(0, 9)
+)
 
 
 @st.composite
@@ -56,7 +59,7 @@ def test_read_dir_and_test_without_output(shared_data, tmp_path):
     tasks = arc.read_dir(shared_data / "arc" / "arc-agi-1")
     assert len(tasks) == 800 and list(tasks) == sorted(tasks)
     (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "x.json").write_text('{"train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[3]]}]}')
+    (tmp_path / "a" / "x.json").write_text(json.dumps({"train": [PAIR], "test": [{"input": [[3]]}]}))
     task = arc.read_dir(tmp_path)["x"]
     assert task.test[0].output is None
     with pytest.raises(HrmkitError, match="no output to verify against"):
@@ -75,6 +78,11 @@ def test_read_dir_and_test_without_output(shared_data, tmp_path):
 GOOD = {"input": [[1, 2], [3, 4]], "output": [[0]]}
 
 
+def bad_input(grid):
+    """A task whose first training input is ``grid``."""
+    return {"train": [{"input": grid, "output": [[1]]}], "test": [GOOD]}
+
+
 @pytest.mark.parametrize(
     "content, message",
     [
@@ -84,19 +92,24 @@ GOOD = {"input": [[1, 2], [3, 4]], "output": [[0]]}
         ({"train": [GOOD], "test": []}, ": 'test' must be a non-empty list of pairs"),
         ({"train": [GOOD, {"input": [[1]]}], "test": [GOOD]}, ": train[1]: missing 'output'"),
         ({"train": [GOOD], "test": [{"output": [[1]]}]}, ": test[0]: a pair is an object with 'input'"),
-        ({"train": [GOOD, GOOD, {"input": [[1]], "output": [[1, 2], [3, 4], [5]]}], "test": [GOOD]},
-         ": train[2].output row 3: 1 cells, row 1 has 2 (ragged rows)"),
-        ({"train": [GOOD], "test": [{"input": [[1, 2], [3, 10]]}]}, ": test[0].input row 2 column 2: 10 is not a colour 0-9"),
-        ({"train": [{"input": [[1, -1]], "output": [[1]]}], "test": [GOOD]}, ": train[0].input row 1 column 2: -1 is not a colour"),
-        ({"train": [{"input": [[1, 1.5]], "output": [[1]]}], "test": [GOOD]}, ": train[0].input row 1 column 2: 1.5 is not a colour"),
-        ({"train": [{"input": [[1, "2"]], "output": [[1]]}], "test": [GOOD]}, ': train[0].input row 1 column 2: "2" is not a colour'),
-        ({"train": [{"input": [[1, [2]]], "output": [[1]]}], "test": [GOOD]}, ": train[0].input row 1 column 2: [2] is not a colour"),
-        ({"train": [{"input": [[0] * 31], "output": [[1]]}], "test": [GOOD]}, ": train[0].input: 1x31 grid, larger than 30x30"),
-        ({"train": [{"input": [[0]] * 31, "output": [[1]]}], "test": [GOOD]}, ": train[0].input: 31x1 grid, larger than 30x30"),
-        ({"train": [{"input": [], "output": [[1]]}], "test": [GOOD]}, ": train[0].input: empty grid"),
-        ({"train": [{"input": [[]], "output": [[1]]}], "test": [GOOD]}, ": train[0].input: empty grid"),
-        ({"train": [{"input": [[1], 2], "output": [[1]]}], "test": [GOOD]}, ": train[0].input row 2: a row is a list of colours"),
-        ({"train": [{"input": 5, "output": [[1]]}], "test": [GOOD]}, ": train[0].input: a grid is a list of rows"),
+        (
+            {"train": [GOOD, GOOD, {"input": [[1]], "output": [[1, 2], [3, 4], [5]]}], "test": [GOOD]},
+            ": train[2].output row 3: 1 cell, row 1 has 2 (ragged rows)",
+        ),
+        (
+            {"train": [GOOD], "test": [{"input": [[1, 2], [3, 10]]}]},
+            ": test[0].input row 2 column 2: 10 is not a colour 0-9",
+        ),
+        (bad_input([[1, -1]]), ": train[0].input row 1 column 2: -1 is not a colour"),
+        (bad_input([[1, 1.5]]), ": train[0].input row 1 column 2: 1.5 is not a colour"),
+        (bad_input([[1, "2"]]), ': train[0].input row 1 column 2: "2" is not a colour'),
+        (bad_input([[1, [2]]]), ": train[0].input row 1 column 2: [2] is not a colour"),
+        (bad_input([[0] * 31]), ": train[0].input: 1x31 grid, larger than 30x30"),
+        (bad_input([[0]] * 31), ": train[0].input: 31x1 grid, larger than 30x30"),
+        (bad_input([]), ": train[0].input: empty grid"),
+        (bad_input([[]]), ": train[0].input: empty grid"),
+        (bad_input([[1], 2]), ": train[0].input row 2: a row is a list of colours"),
+        (bad_input(5), ": train[0].input: a grid is a list of rows"),
     ],
 )
 def test_malformed_tasks_name_file_and_place(tmp_path, content, message):
@@ -175,7 +188,8 @@ def test_decode_garbage():
     for _ in range(200):
         out = arc.from_tokens(rng.integers(0, 12, 900))
         assert out is None or (out.ndim == 2 and out.max() <= 9 and out.size > 0)
-    assert arc.verify(arc.Pair(g, g), arc.from_tokens(canvas)) and not arc.verify(arc.Pair(g, g), arc.from_tokens(stairs))
+    assert arc.verify(arc.Pair(g, g), arc.from_tokens(canvas))
+    assert not arc.verify(arc.Pair(g, g), arc.from_tokens(stairs))
     assert not arc.verify(arc.Pair(g, g), None)
 
 
@@ -183,7 +197,13 @@ def test_decode_garbage():
 
 
 def test_augmentation_validation_and_records():
-    for bad in (dict(dihedral=8), dict(colors=(1, 0, 2, 3, 4, 5, 6, 7, 8, 9)), dict(colors=(0, 1, 1, 3, 4, 5, 6, 7, 8, 9)), dict(offset=(30, 0))):
+    bad_params = (
+        dict(dihedral=8),
+        dict(colors=(1, 0, 2, 3, 4, 5, 6, 7, 8, 9)),
+        dict(colors=(0, 1, 1, 3, 4, 5, 6, 7, 8, 9)),
+        dict(offset=(30, 0)),
+    )
+    for bad in bad_params:
         with pytest.raises(HrmkitError, match="augmentation"):
             arc.Augmentation(**bad)
     aug = arc.Augmentation(3, (0, 9, 5, 8, 1, 7, 2, 3, 4, 6), (2, 5))
@@ -191,7 +211,8 @@ def test_augmentation_validation_and_records():
     assert aug.key == "t3_c0958172346_r2c5"
     g = np.array([[1, 2, 0]], dtype=np.uint8)
     assert np.array_equal(aug.apply(g), np.array([[9], [5], [0]]))  # turned a quarter clockwise, then recoloured
-    assert np.array_equal(aug.inverse().apply(aug.apply(g)), g) and np.array_equal(aug.inverse().invert(g), aug.apply(g))
+    assert np.array_equal(aug.inverse().apply(aug.apply(g)), g)
+    assert np.array_equal(aug.inverse().invert(g), aug.apply(g))
 
 
 @settings(max_examples=200, deadline=None)
@@ -250,10 +271,12 @@ def test_task_hash_and_dedup():
     assert len({arc.task_hash(a.apply_task(task)) for a in augs}) == 51
     assert arc.task_hash(replace(task, id="other")) == arc.task_hash(task)
     # A task of black squares is the same under every augmentation: only the identity remains.
-    black = arc.Task("black", [arc.Pair(np.zeros((3, 3), np.uint8), np.zeros((3, 3), np.uint8))], [arc.Pair(np.zeros((3, 3), np.uint8))])
+    zeros = np.zeros((3, 3), np.uint8)
+    black = arc.Task("black", [arc.Pair(zeros, zeros)], [arc.Pair(zeros)])
     assert arc.augmentations(black, 20, rng=rng) == [arc.Augmentation()]
     # One coloured cell: its images differ only by the colour, so 9 distinct tasks (identity + 8).
-    dot = arc.Task("dot", [arc.Pair(np.array([[5]], np.uint8), np.array([[5]], np.uint8))], [arc.Pair(np.array([[5]], np.uint8))])
+    five = np.array([[5]], np.uint8)
+    dot = arc.Task("dot", [arc.Pair(five, five)], [arc.Pair(five)])
     assert len(arc.augmentations(dot, 100, rng=rng)) == 9
     # Same seed, same augmentations; translation gives each one an offset where the whole task fits.
     moved = arc.augmentations(task, 10, rng=np.random.default_rng(5), translate=True)

@@ -66,7 +66,9 @@ class Task:
 
     def to_dict(self) -> dict:
         """The JSON form (lists of lists of ints)."""
-        pair = lambda p: {"input": p.input.tolist(), **({"output": p.output.tolist()} if p.output is not None else {})}  # noqa: E731
+        def pair(p: Pair) -> dict:
+            return {"input": p.input.tolist(), **({"output": p.output.tolist()} if p.output is not None else {})}
+
         return {"train": [pair(p) for p in self.train], "test": [pair(p) for p in self.test]}
 
 
@@ -75,16 +77,21 @@ class Task:
 
 def _grid(value, place: str, source) -> np.ndarray:
     """A JSON grid -> (h, w) uint8, or HrmkitError naming ``source: place``."""
-    fail = lambda msg: HrmkitError(f"{source}: {place}{msg}")  # noqa: E731
-    if not isinstance(value, list) or not all(isinstance(row, list) for row in value):
-        bad = next((i for i, row in enumerate(value) if not isinstance(row, list)), None) if isinstance(value, list) else None
-        raise fail(f" row {bad + 1}: a row is a list of colours" if bad is not None else ": a grid is a list of rows of colours 0-9")
+    def fail(msg: str) -> HrmkitError:
+        return HrmkitError(f"{source}: {place}{msg}")
+
+    if not isinstance(value, list):
+        raise fail(": a grid is a list of rows of colours 0-9")
+    for i, row in enumerate(value):
+        if not isinstance(row, list):
+            raise fail(f" row {i + 1}: a row is a list of colours")
     if not value or not value[0]:
         raise fail(": empty grid")
     width = len(value[0])
     for i, row in enumerate(value):
         if len(row) != width:
-            raise fail(f" row {i + 1}: {len(row)} cells, row 1 has {width} (ragged rows)")
+            cells = f"{len(row)} cell{'' if len(row) == 1 else 's'}"
+            raise fail(f" row {i + 1}: {cells}, row 1 has {width} (ragged rows)")
     if len(value) > MAX_SIZE or width > MAX_SIZE:
         raise fail(f": {len(value)}x{width} grid, larger than {MAX_SIZE}x{MAX_SIZE}")
     try:
@@ -109,11 +116,13 @@ def _pairs(data: dict, key: str, source, need_output: bool) -> list[Pair]:
     for i, item in enumerate(items):
         place = f"{key}[{i}]"
         if not isinstance(item, dict) or "input" not in item:
-            raise HrmkitError(f"{source}: {place}: a pair is an object with 'input'" + (" and 'output'" if need_output else ""))
+            keys = "'input' and 'output'" if need_output else "'input'"
+            raise HrmkitError(f"{source}: {place}: a pair is an object with {keys}")
         if need_output and "output" not in item:
             raise HrmkitError(f"{source}: {place}: missing 'output'")
         out = item.get("output")
-        pairs.append(Pair(_grid(item["input"], place + ".input", source), None if out is None else _grid(out, place + ".output", source)))
+        inp = _grid(item["input"], place + ".input", source)
+        pairs.append(Pair(inp, None if out is None else _grid(out, place + ".output", source)))
     return pairs
 
 
@@ -123,7 +132,8 @@ def parse_task(data, task_id: str, *, source="<task>") -> Task:
         try:
             data = json.loads(data)
         except json.JSONDecodeError as err:
-            raise HrmkitError(f"{where(source, err.lineno)}: not valid JSON: {err.msg} (column {err.colno})") from None
+            message = f"{where(source, err.lineno)}: not valid JSON: {err.msg} (column {err.colno})"
+            raise HrmkitError(message) from None
     if not isinstance(data, dict):
         raise HrmkitError(f"{source}: an ARC task is a JSON object with 'train' and 'test' lists")
     return Task(task_id, _pairs(data, "train", source, True), _pairs(data, "test", source, False))
@@ -166,7 +176,8 @@ def read_dir(path) -> dict[str, Task]:
     tasks, files = {}, {}
     for file in sorted(path.rglob("*.json")):
         if file.stem in files:
-            raise HrmkitError(f"{file}: task id {file.stem!r} also used by {files[file.stem]}; read the folders separately")
+            other = files[file.stem]
+            raise HrmkitError(f"{file}: task id {file.stem!r} also used by {other}; read the folders separately")
         files[file.stem] = file
         tasks[file.stem] = load_task(file)
     if not tasks:
@@ -188,7 +199,9 @@ def verify(pair: Pair, predicted: np.ndarray | None) -> bool:
     """Exact match (shape and every cell) with the pair's output; a failed decode (None) is wrong."""
     if pair.output is None:
         raise HrmkitError("this test pair has no output to verify against")
-    return predicted is not None and np.shape(predicted) == pair.output.shape and bool((np.asarray(predicted) == pair.output).all())
+    if predicted is None or np.shape(predicted) != pair.output.shape:
+        return False
+    return bool((np.asarray(predicted) == pair.output).all())
 
 
 # ----------------------------------------------------------------------------- tokens
@@ -307,7 +320,9 @@ class Augmentation:
 
 
 def _map_task(task: Task, fn) -> Task:
-    pair = lambda p: Pair(fn(p.input), None if p.output is None else fn(p.output))  # noqa: E731
+    def pair(p: Pair) -> Pair:
+        return Pair(fn(p.input), None if p.output is None else fn(p.output))
+
     return Task(task.id, [pair(p) for p in task.train], [pair(p) for p in task.test])
 
 
@@ -325,11 +340,14 @@ def task_hash(task: Task) -> str:
         digest.update(part)
         for p in pairs:
             for g in (p.input, p.output):
-                digest.update(b"-" if g is None else bytes(g.shape) + np.ascontiguousarray(g, dtype=np.uint8).tobytes())
+                cells = b"-" if g is None else bytes(g.shape) + np.ascontiguousarray(g, dtype=np.uint8).tobytes()
+                digest.update(cells)
     return digest.hexdigest()
 
 
-def augmentations(task: Task, count: int, *, rng: np.random.Generator, translate: bool = False, tries_factor: int = 5) -> list[Augmentation]:
+def augmentations(
+    task: Task, count: int, *, rng: np.random.Generator, translate: bool = False, tries_factor: int = 5
+) -> list[Augmentation]:
     """The identity then up to ``count`` random augmentations whose augmented tasks are all different (by
     ``task_hash``); gives up after ``tries_factor * count`` draws, as symmetric tasks have few distinct images.
     With ``translate`` every one (the identity too) gets a random offset where the whole task fits."""

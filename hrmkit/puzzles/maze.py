@@ -74,7 +74,10 @@ def _row_codes(row: str, path, line: int) -> np.ndarray:
     codes = _CODE[np.frombuffer(raw, dtype=np.uint8)] if raw else np.zeros(0, np.uint8)
     if len(raw) != len(row) or (codes == 255).any():
         col = next(i for i, ch in enumerate(row) if ch not in CHARSET)
-        raise HrmkitError(f"{where(path, line)}: bad character {row[col]!r} in column {col + 1} (a maze uses '#', ' ', 'S', 'G', 'o')")
+        raise HrmkitError(
+            f"{where(path, line)}: bad character {row[col]!r} in column {col + 1}"
+            " (a maze uses '#', ' ', 'S', 'G', 'o')"
+        )
     return codes
 
 
@@ -84,7 +87,9 @@ def _check(grid: np.ndarray, path, line: int) -> None:
         count = int((grid == code).sum())
         if count != 1:
             cells = ", ".join(f"row {r + 1} col {c + 1}" for r, c in np.argwhere(grid == code)[:4])
-            raise HrmkitError(f"{where(path, line)}: {'no' if count == 0 else count} {name}{'s' if count > 1 else ''} in the maze" + (f" ({cells})" if count > 1 else "") + "; a maze needs exactly one")
+            found = "no " + name if count == 0 else f"{count} {name}s"
+            listed = f" ({cells})" if count > 1 else ""
+            raise HrmkitError(f"{where(path, line)}: {found} in the maze{listed}; a maze needs exactly one")
 
 
 def parse(text: str, *, path="<string>", line: int = 1) -> np.ndarray:
@@ -100,7 +105,10 @@ def parse(text: str, *, path="<string>", line: int = 1) -> np.ndarray:
         row = row.rstrip("\r")
         codes = _row_codes(row, path, line + i)
         if len(codes) != width:
-            raise HrmkitError(f"{where(path, line + i)}: row {i + 1} has {len(codes)} cells, the maze's first row has {width} (ragged rows)")
+            raise HrmkitError(
+                f"{where(path, line + i)}: row {i + 1} has {len(codes)} cells,"
+                f" the maze's first row has {width} (ragged rows)"
+            )
         grid[i] = codes
     if width == 0:
         raise HrmkitError(f"{where(path, line)}: empty maze")
@@ -151,7 +159,8 @@ def sniff(text: str) -> bool:
         fields = next(csv.reader([content[1]]))
         return len(fields) >= 2 and set(fields[1]) <= set(CHARSET) and "S" in fields[1] and "G" in fields[1]
     head = content[:200]
-    return all(set(ln) <= set(CHARSET) for ln in head) and any("#" in ln for ln in head) and any("S" in ln for ln in head) and any("G" in ln for ln in head)
+    seen = set("".join(head))
+    return all(set(ln) <= set(CHARSET) for ln in head) and {"#", "S", "G"} <= seen
 
 
 def _blocks(lines: list[str]):
@@ -175,7 +184,8 @@ def _blocks(lines: list[str]):
 
 
 def read(path, *, skip_invalid: bool = False) -> list[MazeRecord]:
-    """Every maze of a file (blocks of rows, or the HF CSV). Bad entries raise "FILE:LINE: ..." unless skip_invalid."""
+    """Every maze of a file (blocks of rows, or the HF CSV); a bad entry raises "FILE:LINE: ..." unless
+    ``skip_invalid``, which gives it a Record with ``error`` set instead."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -185,7 +195,8 @@ def read(path, *, skip_invalid: bool = False) -> list[MazeRecord]:
         raise HrmkitError(f"{path}: not a UTF-8 text file") from None
     lines = text.split("\n")
     first = next((ln for ln in lines if ln.strip() and not ln.startswith(";")), "")
-    entries = _csv_entries(path, text) if first.replace(" ", "").rstrip("\r").split(",") == CSV_HEADER else _block_entries(path, lines)
+    is_csv = first.replace(" ", "").rstrip("\r").split(",") == CSV_HEADER
+    entries = _csv_entries(path, text) if is_csv else _block_entries(path, lines)
     records = []
     for index, (line, shown, build) in enumerate(entries):
         try:
@@ -222,11 +233,13 @@ def _csv_entries(path, text):
 
         def build(row=row, line=line):
             if len(row) < 2:
-                raise HrmkitError(f"{where(path, line)}: expected columns {','.join(CSV_HEADER)}, got {len(row)} field(s)")
+                columns = ",".join(CSV_HEADER)
+                raise HrmkitError(f"{where(path, line)}: expected columns {columns}, got {len(row)} field(s)")
             puzzle = parse_flat(row[1], path=path, line=line)
             if (puzzle == PATH).any():
                 raise HrmkitError(f"{where(path, line)}: the question contains path cells 'o'")
-            solution = parse_flat(row[2], side=puzzle.shape[0], path=path, line=line) if len(row) > 2 and row[2] else None
+            answer = row[2] if len(row) > 2 else ""
+            solution = parse_flat(answer, side=puzzle.shape[0], path=path, line=line) if answer else None
             if solution is not None and not np.array_equal(puzzle_of(solution), puzzle):
                 raise HrmkitError(f"{where(path, line)}: the answer is not the question with 'o' path cells added")
             return puzzle, solution
@@ -238,7 +251,8 @@ def _csv_entries(path, text):
 
 
 def to_tokens(grid: np.ndarray, size: int | None = None) -> np.ndarray:
-    """(H, W) or (B, H, W) codes -> (H*W,) or (B, size*size) uint8 token ids, padded (id 0) right and below to size."""
+    """(H, W) or (B, H, W) codes -> (H*W,) or (B, size*size) uint8 token ids (``code + 1``), padded with id 0
+    right and below up to a size x size canvas."""
     grid = np.asarray(grid)
     h, w = grid.shape[-2:]
     size_h, size_w = (h, w) if size is None else (size, size)
@@ -249,7 +263,9 @@ def to_tokens(grid: np.ndarray, size: int | None = None) -> np.ndarray:
     return out.reshape(grid.shape[:-2] + (size_h * size_w,))
 
 
-def from_tokens(tokens: np.ndarray, shape: tuple[int, int] | None = None, *, size: int | None = None, strict: bool = True) -> np.ndarray:
+def from_tokens(
+    tokens: np.ndarray, shape: tuple[int, int] | None = None, *, size: int | None = None, strict: bool = True
+) -> np.ndarray:
     """(L,) or (B, L) token ids -> (H, W) or (B, H, W) codes: the inverse of ``to_tokens(grid, size)``.
 
     The canvas is size x size when given, else ``shape`` when it has L cells, else square; it is cropped to
@@ -317,7 +333,8 @@ def _walk_back(dist: list[int], g: int, shape) -> list[tuple[int, int]]:
     cells, u = [g], g
     while dist[u] > 0:
         r, c = divmod(u, w)
-        u = next(v for v, ok in ((u - w, r > 0), (u + w, r < h - 1), (u - 1, c > 0), (u + 1, c < w - 1)) if ok and dist[v] == dist[u] - 1)
+        steps = ((u - w, r > 0), (u + w, r < h - 1), (u - 1, c > 0), (u + 1, c < w - 1))
+        u = next(v for v, ok in steps if ok and dist[v] == dist[u] - 1)
         cells.append(u)
     return [divmod(u, w) for u in reversed(cells)]
 
@@ -344,8 +361,9 @@ def verify(puzzle: np.ndarray, solution: np.ndarray) -> bool:
     sol = np.asarray(solution)
     if sol.shape != puzzle.shape or not np.issubdtype(sol.dtype, np.integer):
         return False
-    if ((sol == WALL) != (puzzle == WALL)).any() or ((sol == START) != (puzzle == START)).any() or ((sol == GOAL) != (puzzle == GOAL)).any():
-        return False
+    for code in (WALL, START, GOAL):
+        if ((sol == code) != (puzzle == code)).any():
+            return False
     if ((sol != WALL) & (sol != OPEN) & (sol != START) & (sol != GOAL) & (sol != PATH)).any():
         return False
     best = _bfs(puzzle != WALL, s)[0][g]
@@ -366,7 +384,16 @@ def dihedral(grid: np.ndarray, tid: int) -> np.ndarray:
     6 transpose, 7 anti-transpose. Works on one grid (H, W) or a batch (..., H, W); returns a new array."""
     a = np.asarray(grid)
     t = np.swapaxes(a, -1, -2)
-    views = (a, t[..., ::-1, :], a[..., ::-1, ::-1], t[..., :, ::-1], a[..., :, ::-1], a[..., ::-1, :], t, t[..., ::-1, ::-1])
+    views = (
+        a,  # 0 identity
+        t[..., ::-1, :],  # 1 rot90
+        a[..., ::-1, ::-1],  # 2 rot180
+        t[..., :, ::-1],  # 3 rot270
+        a[..., :, ::-1],  # 4 left-right flip
+        a[..., ::-1, :],  # 5 up-down flip
+        t,  # 6 transpose
+        t[..., ::-1, ::-1],  # 7 anti-transpose
+    )
     if not 0 <= tid < 8:
         raise HrmkitError(f"dihedral transform id must be 0..7, got {tid}")
     return np.ascontiguousarray(views[tid])
@@ -397,7 +424,8 @@ def _carve(n: int, rng: np.random.Generator, loops: float) -> np.ndarray:
     stack, seen[i][j] = [(i, j)], True
     while stack:
         i, j = stack[-1]
-        nexts = [(a, b) for a, b in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)) if 0 <= a < m and 0 <= b < m and not seen[a][b]]
+        around = ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1))
+        nexts = [(a, b) for a, b in around if 0 <= a < m and 0 <= b < m and not seen[a][b]]
         if not nexts:
             stack.pop()
             continue
@@ -414,15 +442,24 @@ def _carve(n: int, rng: np.random.Generator, loops: float) -> np.ndarray:
     return grid
 
 
-def generate(n: int, min_length: int = 0, *, rng: np.random.Generator, loops: float = 0.05, unique: bool = True, border: bool = True, max_tries: int = 200) -> tuple[np.ndarray, np.ndarray]:
+def generate(
+    n: int,
+    min_length: int = 0,
+    *,
+    rng: np.random.Generator,
+    loops: float = 0.05,
+    unique: bool = True,
+    border: bool = True,
+    max_tries: int = 200,
+) -> tuple[np.ndarray, np.ndarray]:
     """One n x n (puzzle, solution) whose shortest path has at least ``min_length`` moves.
 
     S is a random open cell (or, if no G is far enough from it, the cell farthest from it); G is drawn among
     the cells at least ``min_length`` moves away, with a unique shortest path when ``unique`` (so that a
     model's answer can be compared cell by cell with the label). ``border`` surrounds the maze with walls
-    (then no row of the text form starts or ends with an open cell that an editor could strip). More ``loops`` give more competing routes
-    but fewer long unique paths: at 30x30, min_length 110 succeeds on about half the mazes with loops 0.05
-    and a sixth with 0.1 (failures are retried, up to ``max_tries`` mazes)."""
+    (then no row of the text form starts or ends with an open cell that an editor could strip). More ``loops``
+    give more competing routes but fewer long unique paths: at 30x30, min_length 110 succeeds on about half
+    the mazes with loops 0.05 and a sixth with 0.1 (failures are retried, up to ``max_tries`` mazes)."""
     if n < (4 if border else 2):
         raise HrmkitError(f"maze size must be at least {4 if border else 2}, got {n}")
     for _ in range(max_tries):
@@ -442,13 +479,25 @@ def generate(n: int, min_length: int = 0, *, rng: np.random.Generator, loops: fl
                 solution = puzzle.copy()
                 for r, c in _walk_back(dist, g, grid.shape)[1:-1]:
                     solution[r, c] = PATH
-                tid = int(rng.integers(8))  # for even sizes the lattice leaves a spare wall row and column: spread them
+                tid = int(rng.integers(8))  # even sizes leave a spare wall row and column: put them anywhere
                 return dihedral(puzzle, tid), dihedral(solution, tid)
             s = int(np.argmax(d))
-    raise HrmkitError(f"could not generate a {n}x{n} maze with a shortest path of at least {min_length} moves in {max_tries} tries; lower min_length or loops")
+    raise HrmkitError(
+        f"could not generate a {n}x{n} maze with a shortest path of at least {min_length} moves in {max_tries} tries;"
+        " lower min_length or loops"
+    )
 
 
-def generate_batch(count: int, n: int, min_length: int = 0, *, seed: int, loops: float = 0.05, unique: bool = True, border: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def generate_batch(
+    count: int,
+    n: int,
+    min_length: int = 0,
+    *,
+    seed: int,
+    loops: float = 0.05,
+    unique: bool = True,
+    border: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """``count`` mazes -> (puzzles, solutions), each (count, n, n) uint8; the same seed gives the same mazes,
     and a longer batch starts with the shorter one."""
     rng = np.random.default_rng(seed)
