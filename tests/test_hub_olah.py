@@ -187,6 +187,8 @@ def test_authors_format_pulled_converted_and_parity(online, tmp_path, monkeypatc
     assert source["commit"] == commit and source["format"] == "official"
     meta = card.read_card_metadata(pulled / "README.md")
     assert meta["base_model"] == "sapient-test/hrm-tiny" and meta["library_name"] == "hrmkit"
+    readme = (pulled / "README.md").read_text()
+    assert card.sha256_file(ref / "step_0") in readme and commit[:12] in readme  # provenance of the original
 
     model = load("hrm-tiny")
     inputs = load_file(str(ref / "inputs.safetensors"))

@@ -122,3 +122,30 @@ def test_find_weights_errors():
         hub.find_weights(["README.md", "all_config.yaml"], "a/b")
     with pytest.raises(HrmkitError, match="several files could be the weights"):
         hub.find_weights(["a.pt", "b.pt"], "a/b")
+
+
+def test_publish_to_the_hub_uses_create_repo_and_upload_folder(run_dir, monkeypatch):
+    """The HfApi path (no server here can take uploads): one repo creation, one upload of the staged folder."""
+    import huggingface_hub
+
+    calls = []
+
+    class RecordingApi:
+        def __init__(self, endpoint=None, token=None):
+            calls.append(("init", endpoint, token))
+
+        def create_repo(self, repo_id, private, exist_ok, repo_type):
+            calls.append(("create_repo", repo_id, private, exist_ok, repo_type))
+            return f"https://hub.example/{repo_id}"
+
+        def upload_folder(self, repo_id, folder_path, commit_message, repo_type):
+            calls.append(("upload_folder", repo_id, sorted(p.name for p in Path(folder_path).iterdir()), repo_type))
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    monkeypatch.setenv("HF_ENDPOINT", "https://hub.example")
+    monkeypatch.setenv("HF_TOKEN", "hf_test")
+    res = CliRunner().invoke(app, ["publish", str(run_dir), "--repo", "me/tiny", "--private"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip() == "https://hub.example/me/tiny"
+    assert calls == [("init", "https://hub.example", "hf_test"), ("create_repo", "me/tiny", True, True, "model"),
+                     ("upload_folder", "me/tiny", ["README.md", "config.json", "model.safetensors"], "model")]

@@ -230,8 +230,9 @@ def facts_from_entry(entry, model_dir: Path, official_config: Path | None = None
         datasets=sorted({m.dataset for m in entry.metrics if "/" in m.dataset}),
         citation=entry.citation.strip(), base_model=entry.repo, license=entry.license,
     )
-    facts.data_note = (f"Trained by the authors on the data set(s) named in the metrics below; hrmkit did not "
-                       f"build or hash that data. Source repository: `{entry.repo}` at revision `{entry.revision}`.")
+    facts.data_note = (f"Trained by the authors on the data set(s) named in the Evaluation table; hrmkit did not "
+                       f"build or hash that data. Weights converted from `{entry.repo}` at revision "
+                       f"`{entry.revision}` (the commit and the sha256 of the original files are in the Files table).")
     if official_config is not None and Path(official_config).is_file():
         raw = yaml.safe_load(Path(official_config).read_text()) or {}
         facts.training = {k: v for k, v in raw.items() if not isinstance(v, dict)}

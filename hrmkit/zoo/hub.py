@@ -259,7 +259,8 @@ def pull(
                 facts.base_model = repo
                 (tmp / "README.md").write_text(card.render(facts), encoding="utf-8")
         else:
-            _convert_official(snapshot / wanted[0], snapshot / wanted[1], tmp, entry, repo, task, seq_len)
+            sources = {f"{f} (original, {repo}@{commit[:12]})": hashes[f] for f in wanted}
+            _convert_official(snapshot / wanted[0], snapshot / wanted[1], tmp, entry, repo, task, seq_len, sources)
         source = {"repo": repo, "revision": rev or "main", "commit": commit, "format": fmt,
                   "endpoint": _endpoint(), "sha256": hashes, "name": entry.name if entry else None}
         (tmp / SOURCE_FILE).write_text(json.dumps(source, indent=1))
@@ -270,7 +271,7 @@ def pull(
 
 
 def _convert_official(ckpt: Path, config: Path, out: Path, entry: ZooEntry | None, repo: str,
-                      task: str | None, seq_len: int | None) -> None:
+                      task: str | None, seq_len: int | None, sources: dict[str, str]) -> None:
     """The authors' checkpoint -> model.safetensors + config.json (hrmkit.zoo.official), then a model card."""
     from hrmkit.zoo import official
 
@@ -289,7 +290,7 @@ def _convert_official(ckpt: Path, config: Path, out: Path, entry: ZooEntry | Non
         raw = yaml.safe_load(config.read_text()) or {}
         facts.training = {k: v for k, v in raw.items() if not isinstance(v, dict)}
         facts.training_note = "from the authors' `all_config.yaml`"
-    facts.files = {"model.safetensors": card.sha256_file(out / "model.safetensors")}
+    facts.files = {"model.safetensors": card.sha256_file(out / "model.safetensors"), **sources}
     (out / "README.md").write_text(card.render(facts), encoding="utf-8")
 
 
