@@ -91,6 +91,7 @@ def bad_input(grid):
         ({"test": [GOOD]}, ": missing key 'train'"),
         ({"train": [GOOD], "test": []}, ": 'test' must be a non-empty list of pairs"),
         ({"train": [GOOD, {"input": [[1]]}], "test": [GOOD]}, ": train[1]: missing 'output'"),
+        ({"train": [{"input": [[1]], "output": None}], "test": [GOOD]}, ": train[0]: missing 'output'"),
         ({"train": [GOOD], "test": [{"output": [[1]]}]}, ": test[0]: a pair is an object with 'input'"),
         (
             {"train": [GOOD, GOOD, {"input": [[1]], "output": [[1, 2], [3, 4], [5]]}], "test": [GOOD]},

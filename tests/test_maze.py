@@ -85,6 +85,16 @@ def test_bad_mazes_name_file_and_line(tmp_path, body, line, message):
     assert records[1].error is None and np.array_equal(records[1].puzzle, grid(CORRIDOR))
 
 
+def test_comment_inside_a_block_keeps_line_numbers(tmp_path):
+    path = tmp_path / "m.txt"
+    path.write_text("#####\n; a note\n#S G#\n#####\n#  x#\n")
+    with pytest.raises(HrmkitError, match=f"^{path}:5: bad character 'x' in column 4"):
+        maze.read(path)
+    path.write_text("#####\n; a note\n#S G#\n#####\n")
+    (record,) = maze.read(path)
+    assert record.line == 1 and record.text == "#####\n#S G#\n#####" and record.puzzle.shape == (3, 5)
+
+
 def test_hf_csv_layout(tmp_path):
     puzzles, solutions = maze.generate_batch(3, 9, 8, seed=0)
     rows = ["source,question,answer,rating"]

@@ -118,7 +118,7 @@ def _pairs(data: dict, key: str, source, need_output: bool) -> list[Pair]:
         if not isinstance(item, dict) or "input" not in item:
             keys = "'input' and 'output'" if need_output else "'input'"
             raise HrmkitError(f"{source}: {place}: a pair is an object with {keys}")
-        if need_output and "output" not in item:
+        if need_output and item.get("output") is None:
             raise HrmkitError(f"{source}: {place}: missing 'output'")
         out = item.get("output")
         inp = _grid(item["input"], place + ".input", source)

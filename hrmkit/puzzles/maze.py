@@ -94,25 +94,27 @@ def _check(grid: np.ndarray, path, line: int) -> None:
 
 def parse(text: str, *, path="<string>", line: int = 1) -> np.ndarray:
     """One maze from its rows (newline-separated) -> (H, W) uint8 codes, 'o' cells kept. Errors name path:line."""
-    rows = text.split("\n")
+    rows = [row.rstrip("\r") for row in text.split("\n")]
     while rows and rows[-1] == "":
         rows.pop()
-    if not rows:
-        raise HrmkitError(f"{where(path, line)}: empty maze")
-    width = len(rows[0].rstrip("\r"))
+    return _parse_rows(rows, list(range(line, line + len(rows))), path)
+
+
+def _parse_rows(rows: list[str], lines: list[int], path) -> np.ndarray:
+    """Rows and their line numbers in the file (comment lines may sit between them) -> (H, W) codes."""
+    if not rows or not rows[0]:
+        raise HrmkitError(f"{where(path, lines[0] if lines else None)}: empty maze")
+    width = len(rows[0])
     grid = np.empty((len(rows), width), dtype=np.uint8)
-    for i, row in enumerate(rows):
-        row = row.rstrip("\r")
-        codes = _row_codes(row, path, line + i)
+    for i, (row, line) in enumerate(zip(rows, lines)):
+        codes = _row_codes(row, path, line)
         if len(codes) != width:
             raise HrmkitError(
-                f"{where(path, line + i)}: row {i + 1} has {len(codes)} cells,"
+                f"{where(path, line)}: row {i + 1} has {len(codes)} cells,"
                 f" the maze's first row has {width} (ragged rows)"
             )
         grid[i] = codes
-    if width == 0:
-        raise HrmkitError(f"{where(path, line)}: empty maze")
-    _check(grid, path, line)
+    _check(grid, path, lines[0])
     return grid
 
 
@@ -164,23 +166,21 @@ def sniff(text: str) -> bool:
 
 
 def _blocks(lines: list[str]):
-    """(first line number, rows) per block; comments skipped, blank lines separate blocks."""
-    start, rows = 0, []
+    """(rows, their line numbers) per block; comments skipped, blank lines separate blocks."""
+    rows, numbers = [], []
     for number, ln in enumerate(lines, 1):
         ln = ln.rstrip("\r")
         if ln.startswith(";"):
             continue
-        blank = ln.strip() == "" and not (rows and len(ln) == len(rows[0]))
-        if blank:
+        if ln.strip() == "" and not (rows and len(ln) == len(rows[0])):
             if rows:
-                yield start, rows
-            rows = []
+                yield rows, numbers
+            rows, numbers = [], []
             continue
-        if not rows:
-            start = number
         rows.append(ln)
+        numbers.append(number)
     if rows:
-        yield start, rows
+        yield rows, numbers
 
 
 def read(path, *, skip_invalid: bool = False) -> list[MazeRecord]:
@@ -210,14 +210,13 @@ def read(path, *, skip_invalid: bool = False) -> list[MazeRecord]:
 
 
 def _block_entries(path, lines):
-    for line, rows in _blocks(lines):
-        text = "\n".join(rows)
+    for rows, numbers in _blocks(lines):
 
-        def build(text=text, line=line):
-            grid = parse(text, path=path, line=line)
+        def build(rows=rows, numbers=numbers):
+            grid = _parse_rows(rows, numbers, path)
             return puzzle_of(grid), grid if (grid == PATH).any() else None
 
-        yield line, text, build
+        yield numbers[0], "\n".join(rows), build
 
 
 def _csv_entries(path, text):
