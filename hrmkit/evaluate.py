@@ -1,0 +1,384 @@
+"""Evaluation of a trained model on a built data set: metrics, ARC voting, test-time augmentation, plots.
+
+The model runs `halt_max_steps` segments from the initial state (as the authors evaluate) and every segment's
+answer is scored, so one pass gives accuracy after each segment. Metrics (flat keys of metrics.json):
+
+    exact_accuracy, token_accuracy            the answer after the last segment (puzzles all right / cells right)
+    exact_accuracy_step_<k>                   the answer after segment k
+    act_steps, exact_accuracy_at_halt         the segment the model's own rule would halt at (HRM: q_halt >
+                                              q_continue, TRM: q_halt > 0; else the last) and the answer there
+    q_halt_accuracy, q_halt_ece               does sigmoid(q_halt) predict "this answer is right"? (all segments;
+                                              ECE over 10 bins)
+    exact_accuracy_<difficulty>_<bucket>      Sudoku: givens and solver rating; mazes: path length
+    arc_pass@1/2/10, arc_pass@2_per_output    ARC: answers of every augmented copy mapped back, voted (identical
+                                              grids; ties by mean q_halt); a task counts when all outputs are right
+    tta_exact_accuracy                        Sudoku/mazes with --tta K: the vote over K symmetric copies
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hrmkit.errors import HrmkitError
+
+
+@dataclass
+class Predictions:
+    """Per example of a split (padding rows removed): inputs/labels, the final answer, per-segment scores."""
+
+    index: np.ndarray  # (N,) example index in the split
+    inputs: np.ndarray  # (N, L)
+    labels: np.ndarray  # (N, L)
+    puzzle_ids: np.ndarray  # (N,)
+    pred: np.ndarray  # (N, L) answer after the last segment
+    correct: np.ndarray  # (N, S) bool: answer after segment k fully right
+    token_acc: np.ndarray  # (N, S) fraction of labelled cells right
+    q_halt: np.ndarray  # (N, S) logits
+    q_continue: np.ndarray  # (N, S)
+    halt_step: np.ndarray  # (N,) 1-based segment where the model would halt
+
+
+def _halts(model, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
+    if getattr(model.config, "no_ACT_continue", False):
+        return q_halt > 0
+    return q_halt > q_continue
+
+
+@torch.inference_mode()
+def predict(model, ds, *, batch_size: int = 256, max_batches: int | None = None, steps: int | None = None,
+            transform=None) -> Predictions:
+    """Run the model over a split (a `hrmkit.data.loader.PuzzleDataset`) in order.
+
+    transform: optional (forward, inverse) on token arrays [B, L]: inputs are mapped by forward and answers by
+    inverse (test-time augmentation); labels are left in the original frame.
+    """
+    from hrmkit.data.loader import BatchSampler
+
+    ignore = ds.meta.ignore_label_id
+    sampler = BatchSampler(ds, batch_size, train=False)
+    device = model.device
+    parts: dict[str, list] = defaultdict(list)
+    for i, index in enumerate(sampler):
+        if max_batches is not None and i >= max_batches:
+            break
+        b = ds.batch(index)
+        real = index >= 0
+        inputs = b["inputs"] if transform is None else transform[0](b["inputs"])
+        out = model.trace(torch.from_numpy(np.ascontiguousarray(inputs)).to(device),
+                          torch.from_numpy(b["puzzle_identifiers"]).to(device), steps=steps)
+        preds = out["logits"].argmax(-1).cpu().numpy()  # (S, B, L)
+        if transform is not None:
+            preds = np.stack([transform[1](p) for p in preds])
+        labels = b["labels"]
+        mask = labels != ignore  # (B, L)
+        right = (preds == labels[None]) & mask[None]  # (S, B, L)
+        n_lab = np.maximum(mask.sum(-1), 1)
+        qh, qc = out["q_halt_logits"], out["q_continue_logits"]  # (S, B)
+        halts = _halts(model, qh, qc).cpu().numpy()  # (S, B)
+        halts[-1] = True
+        parts["index"].append(index[real])
+        parts["inputs"].append(b["inputs"][real])
+        parts["labels"].append(labels[real])
+        parts["puzzle_ids"].append(b["puzzle_identifiers"][real])
+        parts["pred"].append(preds[-1][real].astype(np.uint8))
+        parts["correct"].append((right.sum(-1) == mask.sum(-1)).T[real])
+        parts["token_acc"].append((right.sum(-1) / n_lab).T[real].astype(np.float32))
+        parts["q_halt"].append(qh.float().cpu().numpy().T[real])
+        parts["q_continue"].append(qc.float().cpu().numpy().T[real])
+        parts["halt_step"].append(halts.argmax(0)[real] + 1)
+    if not parts:
+        raise HrmkitError("evaluation: the split has no examples")
+    return Predictions(**{k: np.concatenate(v) for k, v in parts.items()})
+
+
+# ---------------------------------------------------------------------------------------------------- metrics
+def calibration(p: np.ndarray, y: np.ndarray, bins: int = 10) -> tuple[float, list[dict]]:
+    """Expected calibration error of probabilities p against outcomes y, and the per-bin table."""
+    p, y = p.ravel(), y.ravel().astype(np.float64)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    table, ece = [], 0.0
+    for b in range(bins):
+        sel = which == b
+        if sel.any():
+            conf, acc = float(p[sel].mean()), float(y[sel].mean())
+            ece += sel.mean() * abs(conf - acc)
+            table.append({"bin": b, "confidence": conf, "accuracy": acc, "count": int(sel.sum())})
+    return float(ece), table
+
+
+def _buckets(values: np.ndarray, edges: list[int]) -> list[tuple[str, np.ndarray]]:
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (values >= lo) & (values < hi)
+        if sel.any():
+            out.append((f"{lo}-{hi - 1}", sel))
+    return out
+
+
+def difficulty(pred: Predictions, ds) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """Family-specific difficulty groups: {name: [(bucket label, example mask)]}."""
+    family = ds.meta.family
+    out = {}
+    if family == "sudoku":
+        givens = (pred.inputs >= 2).sum(1)  # tokens 2..10 are digits
+        out["givens"] = _buckets(givens, [0, 20, 25, 30, 35, 40, 50, 82])
+        ratings = ds.split.arrays.ratings
+        if ratings is not None:
+            puzzle = ds.example_puzzle[pred.index]
+            group = np.searchsorted(ds.group_indices, puzzle, side="right") - 1
+            out["rating"] = _buckets(np.asarray(ratings)[group], [0, 1, 10, 100, 1000, 10**9])
+    elif family == "maze":
+        path = (pred.labels == 5).sum(1) + 1  # 'o' cells + 1 = moves
+        lo, hi = int(path.min()), int(path.max()) + 1
+        width = max(1, math.ceil((hi - lo) / 6))
+        out["path_length"] = _buckets(path, list(range(lo, hi + width, width)))
+    return out
+
+
+def metrics(pred: Predictions, ds) -> dict[str, float]:
+    S = pred.correct.shape[1]
+    n = len(pred.index)
+    at_halt = pred.correct[np.arange(n), pred.halt_step - 1]
+    m: dict[str, float] = {
+        "num_examples": n,
+        "segments": S,
+        "exact_accuracy": float(pred.correct[:, -1].mean()),
+        "token_accuracy": float(pred.token_acc[:, -1].mean()),
+        "act_steps": float(pred.halt_step.mean()),
+        "exact_accuracy_at_halt": float(at_halt.mean()),
+    }
+    for k in range(S):
+        m[f"exact_accuracy_step_{k + 1}"] = float(pred.correct[:, k].mean())
+        m[f"token_accuracy_step_{k + 1}"] = float(pred.token_acc[:, k].mean())
+    prob = 1 / (1 + np.exp(-pred.q_halt.astype(np.float64)))
+    m["q_halt_accuracy"] = float(((pred.q_halt >= 0) == pred.correct).mean())
+    m["q_halt_ece"], _ = calibration(prob, pred.correct)
+    for name, groups in difficulty(pred, ds).items():
+        for label, sel in groups:
+            m[f"exact_accuracy_{name}_{label}"] = float(pred.correct[sel, -1].mean())
+            m[f"count_{name}_{label}"] = int(sel.sum())
+    return m
+
+
+# ---------------------------------------------------------------------------------------------------- voting
+def vote(candidates: list[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, int, float]]:
+    """Rank distinct answers: most votes first, ties by higher mean q_halt. Returns (grid, votes, mean q)."""
+    tally: dict[bytes, list] = {}
+    for grid, q in candidates:
+        key = repr(grid.shape).encode() + grid.astype(np.uint8).tobytes()
+        if key not in tally:
+            tally[key] = [grid, 0, 0.0]
+        tally[key][1] += 1
+        tally[key][2] += float(q)
+    ranked = [(g, c, s / c) for g, c, s in tally.values()]
+    ranked.sort(key=lambda t: (t[1], t[2]), reverse=True)
+    return ranked
+
+
+def arc_vote(pred: Predictions, ds, augmentations: list, ks=(1, 2, 10)) -> tuple[dict[str, float], dict]:
+    """ARC scoring: map every augmented copy's answer back, vote per (task, test output), pass@K per task.
+
+    Returns the metrics and the ARC Prize submission {task: [{"attempt_1": grid, "attempt_2": grid}, ...]}.
+    """
+    from hrmkit.puzzles import arc
+
+    cands: dict[tuple[str, int], list] = defaultdict(list)
+    truth: dict[tuple[str, int], np.ndarray | None] = {}
+    puzzle = ds.example_puzzle[pred.index]
+    for n in range(len(pred.index)):
+        entry = augmentations[int(pred.puzzle_ids[n])]
+        if entry is None:
+            continue
+        inv = arc.Augmentation(int(entry["inverse_dihedral"]), tuple(entry["inverse_colors"]))
+        key = (entry["task"], int(pred.index[n] - ds.puzzle_indices[puzzle[n]]))
+        grid = arc.from_tokens(pred.pred[n])
+        if grid is not None:
+            cands[key].append((inv.apply(grid), pred.q_halt[n, -1]))
+        if key not in truth or truth[key] is None:
+            label = arc.from_tokens(pred.labels[n], strict=True)
+            truth[key] = None if label is None else inv.apply(label)
+    tasks: dict[str, list[int]] = defaultdict(list)
+    for task, i in truth:
+        tasks[task].append(i)
+    ranked = {key: vote(cands.get(key, [])) for key in truth}
+    m: dict[str, float] = {"arc_tasks": len(tasks), "arc_test_outputs": len(truth)}
+    for k in ks:
+        hit = {key: truth[key] is not None and any(np.array_equal(g, truth[key]) for g, _, _ in ranked[key][:k])
+               for key in truth}
+        m[f"arc_pass@{k}"] = float(np.mean([all(hit[(t, i)] for i in idx) for t, idx in tasks.items()]))
+        if k == 2:
+            m["arc_pass@2_per_output"] = float(np.mean([np.mean([hit[(t, i)] for i in idx])
+                                                       for t, idx in tasks.items()]))
+    submission = {}
+    for task, idx in sorted(tasks.items()):
+        attempts = []
+        for i in sorted(idx):
+            top = [g.tolist() for g, _, _ in ranked[(task, i)][:2]] or [[[0]]]
+            attempts.append({"attempt_1": top[0], "attempt_2": top[1] if len(top) > 1 else top[0]})
+        submission[task] = attempts
+    return m, submission
+
+
+# ---------------------------------------------------------------------------------------------------- TTA
+def _tta_transforms(family: str, k: int, seed: int, seq_len: int):
+    """k (forward, inverse) token maps, the identity first: Sudoku symmetry group, maze dihedral transforms."""
+    rng = np.random.default_rng(seed)
+    out = [(lambda t: t, lambda t: t)]
+    if family == "sudoku":
+        from hrmkit.puzzles import sudoku
+
+        for _ in range(k - 1):
+            tr = sudoku.random_transform(rng)
+            # tokens = digit + 1 (1 blank); the transform works on digits 0..9, so shift around it
+            out.append((lambda t, tr=tr: sudoku.apply(tr, np.asarray(t, np.int64) - 1) + 1,
+                        lambda t, tr=tr: sudoku.invert(tr, np.clip(np.asarray(t, np.int64) - 1, 0, 9)) + 1))
+    elif family == "maze":
+        from hrmkit.puzzles import maze
+
+        side = int(round(seq_len**0.5))
+        for tid in rng.permutation(np.arange(1, 8))[: k - 1]:
+            shape = lambda t: np.asarray(t).reshape(-1, side, side)  # noqa: E731
+            out.append((lambda t, tid=int(tid): maze.augment(shape(t), tid).reshape(len(t), -1),
+                        lambda t, tid=int(tid): maze.invert(shape(t), tid).reshape(len(t), -1)))
+    else:
+        raise HrmkitError(f"--tta: test-time augmentation is for sudoku and maze data, not {family}")
+    return out
+
+
+def tta_accuracy(model, ds, k: int, *, batch_size: int, max_batches: int | None, seed: int = 0) -> dict[str, float]:
+    """Vote over k symmetric copies of each puzzle (answers mapped back; ties by mean q_halt)."""
+    runs = [predict(model, ds, batch_size=batch_size, max_batches=max_batches, transform=tr)
+            for tr in _tta_transforms(ds.meta.family, k, seed, ds.meta.seq_len)]
+    mask = runs[0].labels != ds.meta.ignore_label_id
+    right = 0
+    for n in range(len(runs[0].index)):
+        best = vote([(r.pred[n], r.q_halt[n, -1]) for r in runs])[0][0]
+        right += bool(((best == runs[0].labels[n]) | ~mask[n]).all())
+    return {"tta_copies": k, "tta_exact_accuracy": right / len(runs[0].index)}
+
+
+# ---------------------------------------------------------------------------------------------------- plots
+def plots(pred: Predictions, m: dict[str, float], ds, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+
+    def save(fig, name):
+        path = out / name
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        files.append(path)
+
+    S = pred.correct.shape[1]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(range(1, S + 1), pred.correct.mean(0), marker="o", label="exact")
+    ax.plot(range(1, S + 1), pred.token_acc.mean(0), marker=".", label="token")
+    ax.set(xlabel="segment (ACT step)", ylabel="accuracy", ylim=(0, 1), title="accuracy after each segment")
+    ax.legend()
+    save(fig, "accuracy_per_segment.png")
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.hist(pred.halt_step, bins=np.arange(0.5, S + 1.5))
+    ax.set(xlabel="halting segment", ylabel="puzzles", title=f"ACT steps (mean {m['act_steps']:.2f})")
+    save(fig, "act_steps_histogram.png")
+
+    groups = difficulty(pred, ds)
+    if groups:
+        fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.5), squeeze=False)
+        for ax, (name, buckets) in zip(axes[0], groups.items()):
+            ax.bar([b for b, _ in buckets], [pred.correct[s, -1].mean() for _, s in buckets])
+            ax.set(xlabel=name, ylabel="exact accuracy", ylim=(0, 1), title=f"accuracy by {name}")
+        save(fig, "accuracy_by_difficulty.png")
+
+    _, table = calibration(1 / (1 + np.exp(-pred.q_halt.astype(np.float64))), pred.correct)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.plot([0, 1], [0, 1], color="grey", lw=1)
+    ax.plot([t["confidence"] for t in table], [t["accuracy"] for t in table], marker="o")
+    ax.set(xlabel="sigmoid(q_halt)", ylabel="fraction right", xlim=(0, 1), ylim=(0, 1),
+           title=f"Q-halt calibration (ECE {m['q_halt_ece']:.3f})")
+    save(fig, "q_halt_calibration.png")
+    return files
+
+
+# ---------------------------------------------------------------------------------------------------- entry points
+def evaluate_split(model, data, *, split: str = "test", batch_size: int = 256, max_batches: int | None = None,
+                   steps: int | None = None) -> dict[str, float]:
+    """Metrics of `model` on one split of the data set folder `data` (used during training too)."""
+    from hrmkit.data.loader import PuzzleDataset
+
+    ds = PuzzleDataset(data, split)
+    return metrics(predict(model, ds, batch_size=batch_size, max_batches=max_batches, steps=steps), ds)
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def evaluate_run(run, data, out, *, split: str = "test", batch_size: int = 256, max_batches: int | None = None,
+                 steps: int | None = None, tta: int = 0, weights: str = "auto", device: str = "auto",
+                 seed: int = 0) -> dict[str, float]:
+    """Evaluate the model folder `run` on `data`; write metrics.json, PNG plots (and ARC's submission.json).
+
+    weights: auto (EMA weights when the run has ema.safetensors), ema, or raw (model.safetensors).
+    """
+    from safetensors.torch import load_file
+
+    from hrmkit.api import load
+    from hrmkit.data.format import open_dataset
+    from hrmkit.data.loader import PuzzleDataset
+    from hrmkit.models.base import load_state
+
+    run, out = Path(run), Path(out)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = load(run, device=device)
+    ema_file = run / "ema.safetensors"
+    if weights == "ema" and not ema_file.is_file():
+        raise HrmkitError(f"{ema_file}: not found (the run was trained without EMA); use --weights raw")
+    if weights not in ("auto", "ema", "raw"):
+        raise HrmkitError(f"--weights must be auto, ema or raw, got {weights!r}")
+    use_ema = weights == "ema" or (weights == "auto" and ema_file.is_file())
+    if use_ema:
+        load_state(model, load_file(str(ema_file)), source=str(ema_file))
+        model.to(device).eval()
+    dataset = open_dataset(data)
+    ds = PuzzleDataset(dataset.split(split))
+    cfg = model.config
+    for key in ("seq_len", "vocab_size"):
+        if getattr(cfg, key) != getattr(ds.meta, key):
+            raise HrmkitError(f"{data}: {key}={getattr(ds.meta, key)} but the model in {run} has "
+                              f"{key}={getattr(cfg, key)}")
+    if ds.meta.num_puzzle_identifiers > cfg.num_puzzle_identifiers:
+        raise HrmkitError(f"{data}: {ds.meta.num_puzzle_identifiers} puzzle identifiers, the model knows "
+                          f"{cfg.num_puzzle_identifiers}")
+
+    pred = predict(model, ds, batch_size=batch_size, max_batches=max_batches, steps=steps)
+    m = metrics(pred, ds)
+    m["weights_ema"] = int(use_ema)
+    out.mkdir(parents=True, exist_ok=True)
+    submission = None
+    if ds.meta.family == "arc" and "augmentations" in dataset.extra:
+        arc_m, submission = arc_vote(pred, ds, dataset.extra["augmentations"])
+        m.update(arc_m)
+    if tta > 1:
+        m.update(tta_accuracy(model, ds, tta, batch_size=batch_size, max_batches=max_batches, seed=seed))
+    plots(pred, m, ds, out)
+    if submission is not None:
+        _write_json(out / "submission.json", submission)
+    _write_json(out / "metrics.json", m)
+    return m
