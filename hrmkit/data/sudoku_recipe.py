@@ -47,22 +47,28 @@ def sample_transforms(rng: np.random.Generator, m: int) -> np.ndarray:
 
 def positions(t: np.ndarray) -> np.ndarray:
     """(m, 81) source cell of each output cell, as ``Transform.positions`` (transpose first, then reorder)."""
-    t = np.asarray(t, dtype=np.int64)
+    t = np.asarray(t, dtype=np.intp)
     r, c = t[:, 1:10, None], t[:, None, 10:19]  # (m, 9, 1), (m, 1, 9)
-    return np.where(t[:, :1, None] == 1, 9 * c + r, 9 * r + c).reshape(len(t), 81)
+    flip = t[:, :1, None]  # 1: transposed
+    return (9 * (r + flip * (c - r)) + (c + flip * (r - c))).reshape(len(t), 81)
 
 
 def token_maps(t: np.ndarray) -> np.ndarray:
     """(m, 11) token -> token: pad and blank fixed, digit token d+1 -> digits[d-1]+1."""
-    t = np.asarray(t, dtype=np.int64)
-    return np.concatenate([np.zeros((len(t), 1), np.int64), np.ones((len(t), 1), np.int64), t[:, 19:28] + 1], axis=1)
+    t = np.asarray(t, dtype=np.intp)
+    return np.concatenate([np.zeros((len(t), 1), np.intp), np.ones((len(t), 1), np.intp), t[:, 19:28] + 1], axis=1)
 
 
-def apply_tokens(t: np.ndarray, tokens: np.ndarray) -> np.ndarray:
-    """Apply transform rows (m, 28) to token grids (m, 81) or one grid (81,) broadcast to all m."""
-    tokens = np.broadcast_to(np.asarray(tokens), (len(t), 81))
-    moved = np.take_along_axis(tokens.astype(np.int64), positions(t), axis=1)
-    return np.take_along_axis(token_maps(t), moved, axis=1).astype(np.uint8)
+def apply_tokens(t: np.ndarray, *grids: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+    """Apply transform rows (m, 28) to token grids (m, 81) or to one grid (81,) for all m; several grids
+    (inputs and labels) share one computation of the positions and digit maps."""
+    pos, maps = positions(t), token_maps(t)
+    out = []
+    for tokens in grids:
+        tokens = np.asarray(tokens)
+        moved = tokens[pos] if tokens.ndim == 1 else np.take_along_axis(tokens, pos, axis=1)  # (m, 81)
+        out.append(np.take_along_axis(maps, moved.astype(np.intp), axis=1).astype(np.uint8))
+    return out[0] if len(out) == 1 else tuple(out)
 
 
 def valid_transforms(t: np.ndarray) -> np.ndarray:
@@ -244,7 +250,7 @@ def _encode(items: list[Item], augment: int, rng: np.random.Generator) -> SplitA
     for i in range(n):
         rows = slice(i * k, (i + 1) * k)
         t = np.concatenate([IDENTITY[None], sample_transforms(rng, augment)])  # (k, 28), the base first
-        inputs[rows], labels[rows], aug[rows] = apply_tokens(t, base_in[i]), apply_tokens(t, base_lab[i]), t
+        (inputs[rows], labels[rows]), aug[rows] = apply_tokens(t, base_in[i], base_lab[i]), t
     ratings = np.array([-1 if it.rating is None else round(it.rating) for it in items], np.int32)
     return SplitArrays(
         inputs=inputs,

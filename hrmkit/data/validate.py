@@ -224,8 +224,8 @@ def _sudoku_frames(ds: Dataset, split: Split) -> list[Frame]:
         sl = slice(lo, min(p, lo + 65536))
         b = base_of[sl]
         ts = np.where(sym[sl, None], t[sl], sr.IDENTITY)  # invalid rows: compare under identity, flagged above
-        same[sl] = (sr.apply_tokens(ts, np.asarray(a.inputs[b])) == a.inputs[sl]).all(1) & (
-            sr.apply_tokens(ts, np.asarray(a.labels[b])) == a.labels[sl]).all(1)
+        moved_in, moved_lab = sr.apply_tokens(ts, np.asarray(a.inputs[b]), np.asarray(a.labels[b]))
+        same[sl] = (moved_in == a.inputs[sl]).all(1) & (moved_lab == a.labels[sl]).all(1)
     pz.add("augmentation_is_symmetry", sym, "each stored transform is a Sudoku symmetry (identity for bases)")
     pz.add("copy_equals_base_under_augmentation", same & sym,
            "each puzzle (inputs and labels) is its group's base under its stored transform")
