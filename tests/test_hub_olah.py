@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -192,16 +193,30 @@ def test_authors_format_pulled_converted_and_parity(online, tmp_path, monkeypatc
 
     model = load("hrm-tiny")
     inputs = load_file(str(ref / "inputs.safetensors"))
-    want = load_file(str(ref / "outputs.safetensors"))
     out = model.trace(inputs["inputs"], puzzle_identifiers=inputs["puzzle_identifiers"], steps=4)
     # the pull is lossless: the same outputs, bit for bit, as converting the original file directly
     direct = load_official(ref / "step_0", seq_len=81)
     same = direct.trace(inputs["inputs"], puzzle_identifiers=inputs["puzzle_identifiers"], steps=4)
     for key in ("logits", "q_halt_logits", "q_continue_logits"):
         torch.testing.assert_close(out[key], same[key], rtol=0, atol=0)
-    # and the authors' own outputs are reproduced (issue 4's parity bound)
-    for key in ("logits", "q_halt_logits", "q_continue_logits"):
-        torch.testing.assert_close(out[key].float(), want[key], rtol=1e-5, atol=1e-5)
+    # and the pulled folder reproduces the authors' outputs within 1e-5. Computed, as in tests/test_convert.py,
+    # with the AVX2 kernels the reference was made with: AVX-512 float32 rounding alone drifts ~1.6e-5 by step 4.
+    if " avx2 " not in " " + Path("/proc/cpuinfo").read_text().replace("\n", " ") + " ":
+        pytest.skip("the 1e-5 reference check needs an x86 CPU with AVX2 (the reference's kernels)")
+    script = textwrap.dedent(f"""
+        from safetensors.torch import load_file
+        from hrmkit.api import load
+        model = load({str(pulled)!r})
+        inputs = load_file({str(ref / "inputs.safetensors")!r})
+        want = load_file({str(ref / "outputs.safetensors")!r})
+        out = model.trace(inputs["inputs"], inputs["puzzle_identifiers"], steps=4)
+        worst = max((out[k] - want[k]).abs().max().item() for k in ("logits", "q_halt_logits", "q_continue_logits"))
+        assert worst <= 1e-5, worst
+        print("max abs diff", worst)
+    """)
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "max abs diff" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_authors_format_without_entry_needs_task(online, tmp_path, reference_dir):
