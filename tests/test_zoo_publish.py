@@ -149,3 +149,17 @@ def test_publish_to_the_hub_uses_create_repo_and_upload_folder(run_dir, monkeypa
     assert res.stdout.strip() == "https://hub.example/me/tiny"
     assert calls == [("init", "https://hub.example", "hf_test"), ("create_repo", "me/tiny", True, True, "model"),
                      ("upload_folder", "me/tiny", ["README.md", "config.json", "model.safetensors"], "model")]
+
+
+def test_card_of_a_training_run_reads_its_train_config_and_data(run_dir, data_dir):
+    """A run from `hrmkit train` records its settings and data folder: the card picks both up unasked."""
+    (run_dir / "train_config.json").write_text(json.dumps(
+        {"preset": "tiny", "model_overrides": {}, "train": {"lr": 7e-5, "global_batch_size": 64, "seed": 3},
+         "data": str(data_dir), "world_size": 1}))
+    (run_dir / "checkpoint").mkdir()
+    (run_dir / "checkpoint" / "state.json").write_text(json.dumps({"step": 1234, "epoch": 2}))
+    facts = card.facts_from_dir(run_dir, "me/tiny")
+    assert facts.training["lr"] == 7e-5 and facts.training["steps_done"] == 1234 and facts.training["preset"] == "tiny"
+    assert facts.datasets == ["sapientinc/sudoku-extreme"] and facts.task == "sudoku"
+    text = card.render(facts)
+    assert "global_batch_size: 64" in text and "steps_done: 1234" in text and "c" * 64 in text

@@ -10,13 +10,17 @@ import typer
 from hrmkit.zoo import hub, registry
 
 
+def _opt(help_text: str):
+    return typer.Option(help=help_text)
+
+
 def pull(
     name: Annotated[str, typer.Argument(help="A zoo name (see `hrmkit zoo list`) or a Hub repo id ORG/NAME.")],
-    revision: Annotated[Optional[str], typer.Option(help="Branch, tag or commit (default: the registry's pin, or main).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Model directory to write (default: $HRMKIT_HOME/models/NAME).")] = None,
-    task: Annotated[Optional[str], typer.Option(help="sudoku|maze|arc, for an authors'-format repo not in the registry.")] = None,
-    seq_len: Annotated[Optional[int], typer.Option(help="Sequence length, for an authors'-format repo not in the registry.")] = None,
-    force: Annotated[bool, typer.Option(help="Download again even if the files are in the cache.")] = False,
+    revision: Annotated[Optional[str], _opt("Branch, tag or commit (default: the registry's pin, or main).")] = None,
+    out: Annotated[Optional[Path], _opt("Model directory to write (default: $HRMKIT_HOME/models/NAME).")] = None,
+    task: Annotated[Optional[str], _opt("sudoku|maze|arc, for an authors'-format repo not in the registry.")] = None,
+    seq_len: Annotated[Optional[int], _opt("Sequence length, for an authors'-format repo not in the registry.")] = None,
+    force: Annotated[bool, _opt("Download again even if the files are in the cache.")] = False,
 ) -> None:
     """Download a model (HF_ENDPOINT for a mirror, HF_TOKEN for private repos), convert it, print its folder."""
     path = hub.pull(name, revision=revision, out=out, task=task, seq_len=seq_len, force=force)
@@ -27,13 +31,13 @@ def pull(
 
 
 def publish(
-    run_dir: Annotated[Path, typer.Argument(help="A training run or model directory (model.safetensors + config.json).")],
-    repo: Annotated[str, typer.Option(help="Hub repo id ORG/NAME.")],
-    private: Annotated[bool, typer.Option(help="Create the Hub repository as private.")] = False,
-    to: Annotated[Optional[Path], typer.Option(help="Commit into this local git repository (branch main) instead of the Hub.")] = None,
-    report: Annotated[Optional[Path], typer.Option(help="Evaluation report (metrics.json or its folder) for the model card.")] = None,
-    data: Annotated[Optional[Path], typer.Option(help="The data set folder the model was trained on (its provenance goes in the card).")] = None,
-    message: Annotated[Optional[str], typer.Option(help="Commit message.")] = None,
+    run_dir: Annotated[Path, typer.Argument(help="A training run or model folder (model.safetensors + config.json).")],
+    repo: Annotated[str, _opt("Hub repo id ORG/NAME.")],
+    private: Annotated[bool, _opt("Create the Hub repository as private.")] = False,
+    to: Annotated[Optional[Path], _opt("Commit into this local git repository (branch main), not the Hub.")] = None,
+    report: Annotated[Optional[Path], _opt("Evaluation report (metrics.json or its folder) for the card.")] = None,
+    data: Annotated[Optional[Path], _opt("The data set folder it was trained on (default: the run's).")] = None,
+    message: Annotated[Optional[str], _opt("Commit message.")] = None,
 ) -> None:
     """Write the Hub layout (weights, config.json, model card) and push it (HfApi) or commit it locally (--to)."""
     where = hub.publish(run_dir, repo, private=private, to=to, report=report, data=data, message=message)

@@ -22,6 +22,7 @@ from hrmkit.errors import HrmkitError, where
 
 TEMPLATE = Path(__file__).with_name("registry") / "MODEL_CARD.md"
 REPORT_NAMES = ("metrics.json", "report/metrics.json", "reports/metrics.json", "eval/metrics.json")
+TRAIN_CONFIG, STATE = "train_config.json", "checkpoint/state.json"  # what a training run leaves (hrmkit.train)
 DATA_META_NAMES = ("provenance.json",)  # written by `hrmkit data build` (hrmkit/data/format.py)
 TASK_TEXT = {
     "sudoku": "It solves 9x9 Sudoku: the input is the 81 cells (blank or given digit), the output the 81 digits.",
@@ -177,29 +178,32 @@ def facts_from_dir(
     facts = CardFacts(repo=repo, title=repo.split("/")[-1], summary="", task=None, config=config,
                       n_params=_params_text(config, weights))
 
-    # Data: --data, else a data folder the run recorded, else what an earlier card said (a pulled model).
+    # A training run (hrmkit/train/loop.py) leaves train_config.json (preset, overrides, every training field,
+    # the data folder) and checkpoint/state.json (the step reached).
     old = read_card_metadata(model_dir / "README.md")
-    state = model_dir / "checkpoint" / "state.json"
-    state_data = _read_json(state) if state.is_file() else {}
-    if data is None:
-        recorded = next((state_data[k] for k in ("data", "data_dir", "data_path") if isinstance(state_data.get(k), str)), None)
-        if recorded and Path(recorded).is_dir():
-            data = Path(recorded)
+    train_cfg = _read_json(model_dir / TRAIN_CONFIG) if (model_dir / TRAIN_CONFIG).is_file() else {}
+    state = _read_json(model_dir / STATE) if (model_dir / STATE).is_file() else {}
+
+    # Data: --data, else the data folder the run recorded, else what an earlier card said (a pulled model).
+    if data is None and isinstance(train_cfg.get("data"), str) and Path(train_cfg["data"]).is_dir():
+        data = Path(train_cfg["data"])
     if data is not None:
         meta = read_data_meta(data)
         facts.data_provenance = meta
         task = meta.get("family")
         hub = _hub_dataset(meta)
         facts.datasets = [hub] if hub else []
-        facts.data_note = f"From the metadata of the data set at `{Path(data).name}`:"
+        facts.data_note = f"From `provenance.json` of the data set `{Path(data).name}`:"
     else:
         facts.datasets = list(old.get("datasets") or [])
         facts.data_note = "Not recorded: publish with `--data DATA_DIR` to include the data set's provenance."
 
-    # Training parameters: the run's checkpoint state (step, optimiser settings), when it is a training run.
-    if state_data:
-        facts.training = {k: v for k, v in state_data.items() if not isinstance(v, (dict, list)) or k in ("optimizer", "params", "train")}
-        facts.training_note = "from `checkpoint/state.json` of the run"
+    if train_cfg:
+        facts.training = {"preset": train_cfg.get("preset"), "model_overrides": train_cfg.get("model_overrides"),
+                          **(train_cfg.get("train") or {}), "world_size": train_cfg.get("world_size")}
+        if "step" in state:
+            facts.training["steps_done"] = state["step"]
+        facts.training_note = f"from `{TRAIN_CONFIG}` of the run"
 
     # Metrics: --report, else a metrics.json inside the run, else the model-index of an earlier card.
     if report is None:
@@ -355,6 +359,7 @@ def render(facts: CardFacts, template: Path = TEMPLATE) -> str:
 
 _HRMKIT_CITATION = """@misc{wang2025hierarchicalreasoningmodel,
   title={Hierarchical Reasoning Model},
-  author={Guan Wang and Jin Li and Yuhao Sun and Xing Chen and Changling Liu and Yue Wu and Meng Lu and Sen Song and Yasin Abbasi Yadkori},
+  author={Guan Wang and Jin Li and Yuhao Sun and Xing Chen and Changling Liu and Yue Wu and Meng Lu and
+          Sen Song and Yasin Abbasi Yadkori},
   year={2025}, eprint={2506.21734}, archivePrefix={arXiv}, primaryClass={cs.AI},
 }"""

@@ -167,7 +167,7 @@ def parse_entry(path: Path) -> ZooEntry:
     for fname, digest in sha256.items():
         if not isinstance(fname, str) or not isinstance(digest, str) or not _SHA256.match(digest):
             line = sha_lines.get(fname, lines.get("sha256", 1))
-            quote = " (write it in quotes: YAML reads an all-digit value as a number)" if isinstance(digest, int) else ""
+            quote = " (quote it: YAML reads an all-digit value as a number)" if isinstance(digest, int) else ""
             raise HrmkitError(f"{where(path, line)}: sha256 of '{fname}' must be 64 lower-case hex digits, "
                               f"got {digest!r}{quote}")
 
