@@ -1,17 +1,19 @@
 """`hrmkit solve FILE`: solve every puzzle of a file and say which answers are verified correct.
 
 The format (Sudoku, maze, ARC) is detected from the file or forced with ``--format``; the puzzle family module
-does all the parsing, solving, verifying and formatting, so a new family needs no change here.
+does all the parsing, verifying and formatting, so a new family needs no change here. An ARC FILE may also be a
+folder of task files.
 
-Solvers: ``exact`` (the family's ``solve_exact``: Sudoku and mazes) and ``model`` (the default when
-``--model`` is given), which hands the records to ``hrmkit.solve.solve_with_model(records, family=module,
-model=NAME_OR_DIR)``; it returns one ExactResult per record that parsed, in order.
+Solvers: ``exact`` (the family's ``solve_exact``: Sudoku and mazes) and ``model`` (the default when ``--model``
+is given), which hands the records to ``hrmkit.solve.solve_with_model`` (batched inference with per-puzzle
+halting; see that module for statuses, confidence and ARC voting).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import csv
+import dataclasses
+import io
 import json
 from pathlib import Path
 from typing import Annotated, Optional
@@ -21,6 +23,43 @@ import typer
 from hrmkit.errors import HrmkitError
 from hrmkit.puzzles import ExactResult, Record, detect, family
 
+_HELP = """Solve a file of puzzles (exact solver or a model) and verify the answers.
+
+\b
+Statuses, exact solver: solved (one solution), multiple (several; one is shown), unsolvable.
+Statuses, model (--model NAME|DIR):
+  verified    checked and right: Sudoku a full valid grid keeping the givens; maze one shortest
+              S-G path; ARC attempt 1 or 2 equals the test output given in the file
+  wrong       checked and not right
+  unverified  nothing to check against (an ARC test input without its output)
+  no-answer   ARC: no answer decoded to a grid
+  invalid     the puzzle is malformed (with --skip-invalid; otherwise the run stops at FILE:LINE)
+confidence = sigmoid(q_halt) at the answer (the Q head's estimate that the answer is right);
+token_prob = mean over cells of the top softmax probability.
+\b
+Halting: a puzzle stops when its Q head says halt (HRM q_halt > q_continue, TRM q_halt > 0) or at
+--max-steps (default: the model's halt_max_steps), and its batch slot takes the next puzzle.
+--fixed-steps runs every puzzle to --max-steps, as the authors evaluate. --batch-size default:
+CPU 32768 token positions per batch (at most 512 rows); CUDA half the free memory over a per-row
+activation estimate.
+ARC: each test input is solved under --augmentations augmentations, answers are mapped back and
+voted (ties by mean q_halt); attempts 1 and 2 are the two best; --submission writes the ARC Prize
+JSON {task_id: [{"attempt_1": grid, "attempt_2": grid}, ...]}.
+"""
+
+# The root app registers commands with a one-line help, so the model's statuses are documented on --model.
+_MODEL_HELP = ("Statuses: verified (checked and right: Sudoku a full valid grid keeping the givens, maze one shortest "
+               "S-G path, ARC attempt 1 or 2 equals the output in the file), wrong (checked, not right), unverified "
+               "(nothing to check against: an ARC test input without output), no-answer (ARC: nothing decoded to a "
+               "grid), invalid (malformed puzzle, with --skip-invalid). confidence = sigmoid(q_halt) at the answer; "
+               "token_prob = mean over cells of the top softmax probability. A puzzle halts when its Q head says so "
+               "(HRM q_halt > q_continue, TRM q_halt > 0) or at --max-steps, and its batch slot takes the next "
+               "puzzle.")
+
+EXACT_KEYS = ("index", "puzzle", "solution", "status", "verified")
+MODEL_KEYS = EXACT_KEYS + ("segments", "confidence", "token_prob")
+ARC_KEYS = ("test_index", "attempt_2", "votes")
+
 
 def _exact_results(records: list[Record], module) -> list[ExactResult]:
     if not hasattr(module, "solve_exact"):
@@ -28,58 +67,167 @@ def _exact_results(records: list[Record], module) -> list[ExactResult]:
     return [module.solve_exact(r.puzzle) for r in records if r.puzzle is not None]
 
 
-def _model_results(records: list[Record], module, model: str | None) -> list[ExactResult]:
-    if model is None:
-        raise HrmkitError("--solver model needs --model NAME|DIR (a zoo name or a model directory)")
-    if importlib.util.find_spec("hrmkit.solve") is None:
-        raise HrmkitError("solving with a model (--model) is not available in this version; use --solver exact")
-    solve_with_model = getattr(importlib.import_module("hrmkit.solve"), "solve_with_model", None)
-    if solve_with_model is None:
-        raise HrmkitError("solving with a model (--model) is not available in this version; use --solver exact")
-    return list(solve_with_model([r for r in records if r.puzzle is not None], family=module, model=model))
+def _read(file: Path, format: str | None, skip_invalid: bool):
+    """(family module, records); an ARC folder gives one record per task file, in name order."""
+    if file.is_dir():
+        module = family(format or "arc")
+        if module.NAME != "arc":
+            raise HrmkitError(f"{file}: a folder of puzzles is read as ARC task files, not {module.NAME}")
+        files = sorted(file.rglob("*.json"))
+        if not files:
+            raise HrmkitError(f"{file}: no *.json task files")
+        records = [r for f in files for r in module.read(f, skip_invalid=skip_invalid)]
+        return module, [dataclasses.replace(r, index=i) for i, r in enumerate(records)]
+    module = family(format) if format else detect(file)
+    return module, module.read(file, skip_invalid=skip_invalid)
+
+
+def _one_line(module, grid) -> str | None:
+    return None if grid is None else module.format_one_line(grid)
+
+
+def _rows(records, module, results, model: bool, trace: bool):
+    """One output dict per puzzle (ARC: per test input), invalid records included, in file order."""
+    by_record: dict[int, list] = {}
+    for res in results if model else []:
+        by_record.setdefault(res.record, []).append(res)
+    exact = iter(results) if not model else None
+    for record in records:
+        base = {"index": record.index, "puzzle": record.text}
+        if record.puzzle is None:
+            row = {**base, "solution": None, "status": "invalid", "verified": False}
+            if model:
+                row.update(segments=None, confidence=None, token_prob=None)
+            yield record, row, None
+            continue
+        if not model:
+            res = next(exact)
+            ok = res.solution is not None and bool(module.verify(record.puzzle, res.solution))
+            yield record, {**base, "solution": _one_line(module, res.solution), "status": res.status,
+                           "verified": ok}, res
+            continue
+        for res in by_record.get(record.index, []):
+            row = {**base, "solution": _one_line(module, res.solution), "status": res.status,
+                   "verified": res.verified, "segments": res.segments, "confidence": round(res.confidence, 6),
+                   "token_prob": round(res.token_prob, 6)}
+            if module.NAME == "arc":
+                row.update(test_index=res.part, attempt_2=_one_line(module, res.attempts[1] if res.attempts else None),
+                           votes=res.votes)
+            if trace:
+                row["trace"] = [_one_line(module, g) for g in res.trace or []]
+            yield record, row, res
+
+
+def _pretty(record, row, res, module) -> str:
+    head = f"# puzzle {record.index} (line {record.line})"
+    if module.NAME == "arc":
+        head = f"# task {record.text}" + (f" test {row['test_index']}" if "test_index" in row else "")
+    if res is None or record.puzzle is None:
+        return f"{head}: invalid, not verified\n{record.error}\n"
+    if "segments" not in row:  # exact solver
+        mark = "verified" if row["verified"] else "not verified"
+        grid = res.solution if res.solution is not None else record.puzzle
+        return f"{head}: {row['status']}, {mark}\n{module.format_pretty(grid)}\n"
+    lines = [f"{head}: {row['status']}, {res.segments:g} segments, confidence {res.confidence:.3f}, "
+             f"token_prob {res.token_prob:.3f}"]
+    for k, grid in enumerate(res.trace or [], 1):
+        lines += [f"## after segment {k}", module.format_pretty(grid) if grid is not None else "(no grid)"]
+    if module.NAME == "arc":
+        for k, grid in enumerate(res.attempts or [], 1):
+            votes = res.votes[k - 1] if res.votes and k <= len(res.votes) else 0
+            lines += [f"## attempt {k} ({votes} votes)", module.format_pretty(grid)]
+        if not res.attempts:
+            lines.append("(no answer)")
+    else:
+        lines += (["## answer"] if res.trace else []) + [module.format_pretty(res.solution)]
+    return "\n".join(lines) + "\n"
 
 
 def solve(
-    file: Annotated[Path, typer.Argument(help="A file of puzzles (Sudoku lines/grids/CSV, mazes, ARC JSON).")],
+    file: Annotated[Path, typer.Argument(help="A file of puzzles (Sudoku lines/grids/CSV, mazes, ARC JSON) or a "
+                                              "folder of ARC task files.")],
     solver: Annotated[
         Optional[str], typer.Option(help="exact | model (default: model when --model is given, else exact).")
     ] = None,
-    model: Annotated[Optional[str], typer.Option(help="A zoo model name or a model directory.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="A zoo model name or a model directory. " + _MODEL_HELP)] = None,
     format: Annotated[Optional[str], typer.Option("--format", help="sudoku | maze | arc (default: detect).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per puzzle, one per line.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header row, one row per puzzle.")] = False,
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Report malformed puzzles as invalid instead of stopping.")
     ] = False,
+    max_steps: Annotated[Optional[int], typer.Option(
+        "--max-steps", help="Most segments per puzzle (default: the model's halt_max_steps).")] = None,
+    fixed_steps: Annotated[bool, typer.Option(
+        "--fixed-steps", help="Run every puzzle to --max-steps, ignoring the Q head.")] = False,
+    batch_size: Annotated[Optional[int], typer.Option(
+        "--batch-size", help="Puzzles in flight at once (default: chosen for the machine).")] = None,
+    trace: Annotated[bool, typer.Option("--trace", help="Show the answer after each segment.")] = False,
+    submission: Annotated[Optional[Path], typer.Option(
+        "--submission", help="ARC: write the ARC Prize submission JSON here.")] = None,
+    augmentations: Annotated[int, typer.Option(
+        help="ARC: augmented copies voted per test input (the identity included).")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the ARC augmentations.")] = 0,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N.")] = "auto",
 ) -> None:
-    """Solve a file of puzzles (exact solver or a model) and verify the answers."""
     solver = solver or ("model" if model else "exact")
     if solver not in ("exact", "model"):
         raise HrmkitError(f"--solver must be exact or model, got {solver!r}")
-    module = family(format) if format else detect(file)
-    records = module.read(file, skip_invalid=skip_invalid)
-    results = iter(_exact_results(records, module) if solver == "exact" else _model_results(records, module, model))
+    if as_json and as_csv:
+        raise HrmkitError("--json and --csv: choose one output format")
+    if solver == "model" and model is None:
+        raise HrmkitError("--solver model needs --model NAME|DIR (a zoo name or a model directory)")
+    for name, value in (("--batch-size", batch_size), ("--max-steps", max_steps)):
+        if value is not None and value < 1:
+            raise HrmkitError(f"{name} must be >= 1, got {value}")
+    if augmentations < 1:
+        raise HrmkitError(f"--augmentations must be >= 1, got {augmentations}")
+    if not file.exists():
+        raise HrmkitError(f"{file}: no such file")
+    module, records = _read(file, format, skip_invalid)
+    if submission is not None and (module.NAME != "arc" or solver != "model"):
+        raise HrmkitError("--submission is for ARC tasks solved with --model")
+    if solver == "exact":
+        for flag, used in (("--trace", trace), ("--fixed-steps", fixed_steps), ("--max-steps", max_steps),
+                           ("--batch-size", batch_size)):
+            if used:
+                raise HrmkitError(f"{flag} is for --model solving, not the exact solver")
+        results = _exact_results(records, module)
+    else:
+        from hrmkit.solve import solve_with_model
 
-    for record in records:
-        if record.puzzle is None:
-            status, solution, verified = "invalid", None, False
-        else:
-            result = next(results)
-            status, solution = result.status, result.solution
-            verified = solution is not None and bool(module.verify(record.puzzle, solution))
-        if as_json:
-            row = {
-                "index": record.index,
-                "puzzle": record.text,
-                "solution": module.format_one_line(solution) if solution is not None else None,
-                "status": status,
-                "verified": verified,
-            }
-            typer.echo(json.dumps(row))
-            continue
-        mark = "verified" if verified else "not verified"
-        typer.echo(f"# puzzle {record.index} (line {record.line}): {status}, {mark}")
-        if record.puzzle is None:
-            typer.echo(record.error)
-        else:
-            typer.echo(module.format_pretty(solution if solution is not None else record.puzzle))
-        typer.echo("")
+        results = solve_with_model(records, family=module, model=model, batch_size=batch_size, max_steps=max_steps,
+                                   fixed_steps=fixed_steps, trace=trace, augmentations=augmentations, seed=seed,
+                                   device=device, source=str(file))
+    if submission is not None:
+        from hrmkit.solve import write_submission
+
+        write_submission(submission, results, records)
+
+    is_model = solver == "model"
+    rows = list(_rows(records, module, results, is_model, trace))
+    if as_csv:
+        keys = list(MODEL_KEYS if is_model else EXACT_KEYS) + (list(ARC_KEYS) if is_model and module.NAME == "arc"
+                                                              else [])
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for _, row, _ in rows:
+            writer.writerow({k: ("" if row.get(k) is None else
+                                 " ".join(map(str, row[k])) if isinstance(row.get(k), list) else row[k])
+                             for k in keys})
+        typer.echo(buf.getvalue(), nl=False)
+    for record, row, res in rows if not as_csv else []:
+        typer.echo(json.dumps(row) if as_json else _pretty(record, row, res, module))
+    if is_model and results:
+        info = results[0].info
+        n = len(results)
+        verified = sum(r.status == "verified" for r in results)
+        mean = sum(r.segments for r in results) / n
+        typer.echo(f"{n} answers, {verified} verified, {mean:.2f} segments on average, "
+                   f"{info['seconds']:.2f} s ({n / max(info['seconds'], 1e-9):.1f} puzzles/s, batch "
+                   f"{info['batch_size']} on {info['device']})" + (f"; submission: {submission}" if submission else ""),
+                   err=True)
+
+
+solve.__doc__ = _HELP

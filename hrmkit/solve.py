@@ -1,0 +1,392 @@
+"""Solving puzzles with a model: batched inference with per-puzzle halting, verification, ARC voting.
+
+    results = solve_with_model(records, family=sudoku, model="runs/demo")   # one Solved per puzzle (ARC: per test input)
+
+The engine (`run_batched`) keeps a batch of *slots* busy over the model's per-segment `forward(carry, batch)`:
+after every segment each slot's puzzle halts when its Q head says so (HRM: q_halt > q_continue; TRM with
+no_ACT_continue: q_halt > 0; the authors' halting rule) or when it has run `max_steps` segments, and a halted
+slot is refilled with the next puzzle of the queue (the model resets the carry of halted rows onto the new batch
+row). With `fixed_steps` every puzzle runs `max_steps` segments, as the authors evaluate. When the queue is
+empty, halted slots are dropped, so the tail of the run gets cheaper instead of computing on padding.
+
+Per puzzle: the answer after its last segment, the number of segments, `confidence` = sigmoid(q_halt) at that
+segment (the Q head is trained to predict "this answer is exactly right", so it reads as a probability), and
+`token_prob` = the mean over output cells of the highest softmax probability (how sure the answer is cell by
+cell). Statuses (documented in `hrmkit solve --help` too):
+
+    verified    the answer is checked and right: Sudoku a full valid grid keeping the givens, maze one shortest
+                S-G path, ARC attempt 1 or 2 equals the test output the file gives
+    wrong       the answer is checked and not right (for ARC: neither attempt matches the given output)
+    unverified  nothing to check against (an ARC test input without its output in the file)
+    no-answer   ARC: no candidate decoded to a grid (the model's canvas has no colour at the corner)
+    invalid     the puzzle itself is malformed (reported by the CLI with --skip-invalid; never reaches the model)
+
+ARC: each test input is run under `augmentations` augmentations of its task (the identity first, then dihedral
+transforms and colour permutations from `hrmkit.puzzles.arc.augmentations`), every answer is mapped back to the
+original frame, and identical grids are voted on (`hrmkit.evaluate.vote`: most votes, ties by mean q_halt);
+attempt 1 and attempt 2 are the two best. When the model has a puzzle embedding and the data set it was trained
+on is known (`identifiers.json` in the model folder, or in the data folder named by the run's
+train_config.json), the augmentations are the ones that data set gave the task, with their puzzle identifiers;
+otherwise every row uses identifier 0, the data sets' blank identifier.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+
+from hrmkit.errors import HrmkitError
+from hrmkit.puzzles import Record
+
+STATUSES = ("verified", "wrong", "unverified", "no-answer", "invalid")
+ARC_AUGMENTATIONS = 8  # identity + 7 random ones per ARC test input (ignored when the data set's are used)
+
+
+# ---------------------------------------------------------------------------------------------------- engine
+@dataclass
+class Run:
+    """What the model said about one input row."""
+
+    tokens: np.ndarray  # (seq_len,) argmax answer after the last segment
+    segments: int
+    q_halt: float  # logits at the last segment
+    q_continue: float
+    token_prob: float  # mean over cells of the top softmax probability
+    trace: list[np.ndarray] | None = None  # (seq_len,) answers after each segment
+
+
+def auto_batch_size(model, device: torch.device | None = None) -> int:
+    """Slots per batch for this machine.
+
+    CPU: 32,768 token positions per forward (seq_len + puzzle prefix per row), at most 512 rows: past that a
+    forward is already big enough to keep every core busy, and bigger batches only delay refills.
+    CUDA: half the free memory over a per-row estimate of one segment's activations (24 vectors of hidden_size
+    per position for the block intermediates, plus the heads' attention scores), at most 4,096 rows.
+    """
+    cfg = model.config
+    device = device or model.device
+    positions = cfg.seq_len + model.inner.prefix_len
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        width = torch.finfo(model.forward_dtype(device)).bits // 8
+        per_row = width * positions * (24 * cfg.hidden_size + 2 * cfg.num_heads * positions)
+        return max(1, min(4096, int(0.5 * free / per_row)))
+    return max(1, min(512, 32768 // positions))
+
+
+def halts(model, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
+    """The authors' halting rule: TRM with no_ACT_continue halts on q_halt > 0, HRM on q_halt > q_continue."""
+    if getattr(model.config, "no_ACT_continue", False):
+        return q_halt > 0
+    return q_halt > q_continue
+
+
+def _take(carry, rows: list[int]):
+    """The carry restricted to `rows` (every tensor of it has the batch first)."""
+    idx = torch.tensor(rows, device=carry.steps.device)
+    parts = {}
+    for f in dataclasses.fields(carry):
+        value = getattr(carry, f.name)
+        parts[f.name] = {k: v[idx] for k, v in value.items()} if isinstance(value, dict) else value[idx]
+    return type(carry)(**parts)
+
+
+@torch.inference_mode()
+def run_batched(model, inputs: np.ndarray, puzzle_ids: np.ndarray | None = None, *, batch_size: int | None = None,
+                max_steps: int | None = None, fixed_steps: bool = False, trace: bool = False) -> list[Run]:
+    """Run every row of `inputs` [N, seq_len] (token ids) to its halt with continuous batching; one Run per row.
+
+    Rows enter the batch in order; a row's result depends only on its own input and identifier (each row of the
+    model's forward is independent of the others), so the outcome equals running it alone for the same number
+    of segments.
+    """
+    cfg = model.config
+    max_steps = cfg.halt_max_steps if max_steps is None else int(max_steps)
+    if max_steps < 1:
+        raise HrmkitError(f"--max-steps must be >= 1, got {max_steps}")
+    inputs = torch.as_tensor(np.asarray(inputs, dtype=np.int64))
+    N = inputs.shape[0]
+    if N == 0:
+        return []
+    if inputs.ndim != 2 or inputs.shape[1] != cfg.seq_len:
+        raise HrmkitError(f"model inputs must be [N, {cfg.seq_len}] token ids, got {list(inputs.shape)}")
+    ids = torch.zeros(N, dtype=torch.int32) if puzzle_ids is None else torch.as_tensor(np.asarray(puzzle_ids, np.int32))
+    device = model.device
+    B = max(1, min(batch_size or auto_batch_size(model, device), N))
+    model.eval()
+    carry = model.initial_carry({"inputs": torch.zeros(B, cfg.seq_len, dtype=torch.int64, device=device),
+                                 "puzzle_identifiers": torch.zeros(B, dtype=torch.int32, device=device)})
+    slots = [-1] * B  # the input row each slot is working on
+    queued = 0  # rows handed to a slot so far
+    results: list[Run | None] = [None] * N
+    traces: list[list[np.ndarray]] = [[] for _ in range(N)] if trace else []
+    while True:
+        # Refill halted slots from the queue; drop those left empty once it runs dry.
+        keep = []
+        for pos, halted in enumerate(carry.halted.tolist()):
+            if halted:
+                if queued == N:
+                    continue
+                slots[pos], queued = queued, queued + 1
+            keep.append(pos)
+        if not keep:
+            break
+        if len(keep) < len(slots):
+            carry, slots = _take(carry, keep), [slots[p] for p in keep]
+        rows = torch.tensor(slots)
+        batch = {"inputs": inputs[rows].to(device), "puzzle_identifiers": ids[rows].to(device)}
+        carry, out = model(carry, batch)  # halted rows are reset onto their new batch row, then one segment
+
+        q_halt, q_continue = out["q_halt_logits"].float(), out["q_continue_logits"].float()
+        done = carry.steps >= max_steps
+        if not fixed_steps:
+            done = done | halts(model, q_halt, q_continue)
+        answers = out["logits"].argmax(-1).cpu().numpy()  # (B, L)
+        if trace:
+            for pos, row in enumerate(slots):
+                traces[row].append(answers[pos])
+        for pos in done.nonzero().flatten().tolist():
+            probs = torch.softmax(out["logits"][pos].float(), dim=-1).amax(-1)  # (L,)
+            row = slots[pos]
+            results[row] = Run(answers[pos], int(carry.steps[pos]), float(q_halt[pos]), float(q_continue[pos]),
+                               float(probs.mean()), traces[row] if trace else None)
+        carry.halted = done
+    return results  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------------- models
+def model_dir(name_or_dir: str | Path) -> Path:
+    """The folder of a model given by folder or zoo name (pulled on first use)."""
+    path = Path(name_or_dir).expanduser()
+    if path.is_dir():
+        return path
+    if path.is_file():
+        raise HrmkitError(f"{path}: is a file; --model takes a model folder (config.json + model.safetensors) "
+                          f"or a zoo name")
+    from hrmkit.zoo import resolve
+
+    return Path(resolve(str(name_or_dir)))
+
+
+def model_task(directory: Path, config) -> tuple[str | None, str]:
+    """(task, where it was read) of a model: its card's tags, its run's data set, else its shape."""
+    from hrmkit.puzzles import FAMILIES
+    from hrmkit.zoo.card import infer_task, read_card_metadata
+
+    tags = read_card_metadata(directory / "README.md").get("tags") or []
+    named = [t for t in tags if t in FAMILIES] if isinstance(tags, list) else []
+    if len(named) == 1:
+        return named[0], f"{directory / 'README.md'} (tags)"
+    data = _run_data_dir(directory)
+    if data is not None:
+        for split in ("test", "train"):
+            meta = data / split / "dataset.json"
+            if meta.is_file():
+                family = json.loads(meta.read_text()).get("family")
+                if family in FAMILIES:
+                    return family, str(meta)
+    return infer_task(config.to_dict()), f"{directory / 'config.json'} (vocab_size/seq_len)"
+
+
+def _run_data_dir(directory: Path) -> Path | None:
+    try:
+        data = json.loads((directory / "train_config.json").read_text()).get("data")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None
+    return Path(data) if data and Path(data).is_dir() else None
+
+
+def check_task(model, directory: Path, family: ModuleType, source: str) -> None:
+    """Raise when the model was made for another puzzle family, or its vocabulary/length cannot hold these."""
+    cfg = model.config
+    task, where_from = model_task(directory, cfg)
+    if task is not None and task != family.NAME:
+        raise HrmkitError(f"model {directory} solves {task} puzzles (from {where_from}), but {source} holds "
+                          f"{family.NAME} puzzles; use a model made for {family.NAME}")
+    vocab, seq = family.VOCAB_SIZE, {"sudoku": 81, "arc": 900}.get(family.NAME)
+    if cfg.vocab_size != vocab or (seq is not None and cfg.seq_len != seq):
+        need = f"vocab_size {vocab}" + (f", seq_len {seq}" if seq else "")
+        raise HrmkitError(f"model {directory} has vocab_size {cfg.vocab_size}, seq_len {cfg.seq_len}; "
+                          f"{family.NAME} puzzles need {need} (a model of another task)")
+
+
+# ---------------------------------------------------------------------------------------------------- results
+@dataclass
+class Solved:
+    """The model's answer to one puzzle (ARC: to one test input of a task)."""
+
+    record: int  # Record.index
+    status: str  # one of STATUSES
+    solution: Any | None  # the family's grid (ARC: attempt 1)
+    verified: bool
+    segments: float  # segments run (ARC: mean over the augmented copies)
+    confidence: float  # sigmoid(q_halt) at the answer (ARC: of the mean q_halt of attempt 1's voters)
+    token_prob: float
+    part: int = 0  # ARC: test input index
+    attempts: list | None = None  # ARC: [attempt_1, attempt_2] grids (original frame)
+    votes: list[int] | None = None  # ARC: votes of the two attempts
+    trace: list | None = None  # the answer (family grid) after each segment
+    info: dict = field(default_factory=dict)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
+
+
+def _status(checked: bool | None) -> str:
+    return "unverified" if checked is None else ("verified" if checked else "wrong")
+
+
+def _grid_codec(family: ModuleType, cfg):
+    """(encode puzzle -> tokens, decode tokens for that puzzle -> grid) for Sudoku and mazes."""
+    if family.NAME == "sudoku":
+        return (lambda p: family.to_tokens(p.grid)), (lambda p, t: family.from_tokens(t))
+    side = int(round(math.sqrt(cfg.seq_len)))
+    if side * side != cfg.seq_len:
+        raise HrmkitError(f"a maze model has a square canvas; this one has seq_len {cfg.seq_len}")
+
+    def encode(p):
+        if p.shape[0] > side or p.shape[1] > side:
+            raise HrmkitError(f"a {p.shape[0]}x{p.shape[1]} maze does not fit the model's {side}x{side} canvas")
+        return family.to_tokens(p, side)
+
+    return encode, (lambda p, t: family.from_tokens(t, p.shape, size=side, strict=False))
+
+
+def _solve_grids(records, family, model, **run) -> list[Solved]:
+    encode, decode = _grid_codec(family, model.config)
+    runs = run_batched(model, np.stack([encode(r.puzzle) for r in records]), **run)
+    out = []
+    for r, res in zip(records, runs):
+        answer = decode(r.puzzle, res.tokens)
+        ok = bool(family.verify(r.puzzle, answer))
+        out.append(Solved(r.index, _status(ok), answer, ok, res.segments, _sigmoid(res.q_halt), res.token_prob,
+                          trace=[decode(r.puzzle, t) for t in res.trace] if res.trace is not None else None))
+    return out
+
+
+def _arc_identifiers(directory: Path) -> dict[str, int] | None:
+    """name -> puzzle identifier of the data set the model was trained on, when it can be found."""
+    for folder in (directory, _run_data_dir(directory)):
+        if folder is not None and (folder / "identifiers.json").is_file():
+            names = json.loads((folder / "identifiers.json").read_text())
+            return {name: i for i, name in enumerate(names)}
+    return None
+
+
+def _arc_augmentations(task, known: dict[str, int] | None, count: int, rng) -> list[tuple[Any, int]]:
+    """(augmentation, puzzle identifier) pairs for one task: the data set's own when it knows the task."""
+    from hrmkit.data.arc_recipe import SEP
+    from hrmkit.puzzles import arc
+
+    if known is not None and task.id in known:
+        out = [(arc.Augmentation(), known[task.id])]
+        prefix = task.id + SEP
+        for name, ident in known.items():
+            if name.startswith(prefix):  # "<task>|||t<dihedral>_c<colours>"
+                d, c = name[len(prefix):].split("_c")
+                out.append((arc.Augmentation(int(d[1:]), tuple(int(ch) for ch in c)), ident))
+        return out
+    return [(aug, 0) for aug in arc.augmentations(task, count - 1, rng=rng)]
+
+
+def _solve_arc(records, model, directory: Path, *, augmentations: int, seed: int, **run) -> list[Solved]:
+    from hrmkit.evaluate import vote
+    from hrmkit.puzzles import arc
+
+    uses_ids = getattr(model.inner, "puzzle_emb", None) is not None
+    known = _arc_identifiers(directory) if uses_ids else None
+    rng = np.random.default_rng(seed)
+    rows, ids, where_ = [], [], []  # where_: (record position, test index, augmentation)
+    for k, r in enumerate(records):
+        for aug, ident in _arc_augmentations(r.puzzle, known, augmentations, rng):
+            for t, pair in enumerate(r.puzzle.test):
+                rows.append(aug.encode(pair.input))
+                ids.append(ident)
+                where_.append((k, t, aug))
+    if max(ids, default=0) >= model.config.num_puzzle_identifiers:
+        raise HrmkitError(f"model {directory}: puzzle identifier {max(ids)} is beyond its "
+                          f"{model.config.num_puzzle_identifiers} (identifiers.json does not belong to this model)")
+    runs = run_batched(model, np.stack(rows), np.asarray(ids), **run)
+    groups: dict[tuple[int, int], list] = {}
+    for (k, t, aug), res in zip(where_, runs):
+        groups.setdefault((k, t), []).append((aug, res))
+    out = []
+    for (k, t), members in sorted(groups.items()):
+        pair = records[k].puzzle.test[t]
+        cands = [(g, res.q_halt) for aug, res in members if (g := aug.decode(res.tokens)) is not None]
+        ranked = vote(cands)
+        attempts = [g for g, _, _ in ranked[:2]]
+        attempts += attempts[-1:] * (2 - len(attempts)) if attempts else []
+        ok = None if pair.output is None else any(arc.verify(pair, g) for g in attempts)
+        status = "no-answer" if not attempts else _status(ok)
+        first_aug, first = members[0]
+        out.append(Solved(
+            records[k].index, status, attempts[0] if attempts else None, bool(ok),
+            float(np.mean([res.segments for _, res in members])),
+            _sigmoid(ranked[0][2]) if ranked else 0.0, float(np.mean([res.token_prob for _, res in members])),
+            part=t, attempts=attempts or None, votes=[c for _, c, _ in ranked[:2]] if ranked else None,
+            trace=[first_aug.decode(x) for x in first.trace] if first.trace is not None else None,
+            info={"candidates": len(members)}))
+    return out
+
+
+def solve_with_model(records: list[Record], *, family: ModuleType, model: str | Path, batch_size: int | None = None,
+                     max_steps: int | None = None, fixed_steps: bool = False, trace: bool = False,
+                     augmentations: int = ARC_AUGMENTATIONS, seed: int = 0, device: str = "auto",
+                     source: str = "the file") -> list[Solved]:
+    """Solve the parsed records (those with a puzzle) with the model `model` (folder or zoo name).
+
+    One Solved per record in order (ARC: one per test input of each task). `info` of the first result also
+    holds the run's totals: seconds, rows, batch size. Raises HrmkitError when the model's task does not match.
+    """
+    from hrmkit.models import from_pretrained
+
+    records = [r for r in records if r.puzzle is not None]
+    directory = model_dir(model)
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if device == "auto" else device))
+    net = from_pretrained(directory, device=dev)
+    check_task(net, directory, family, source)
+    if not records:
+        return []
+    batch = batch_size or auto_batch_size(net, dev)
+    run = dict(batch_size=batch, max_steps=max_steps, fixed_steps=fixed_steps, trace=trace)
+    start = time.perf_counter()
+    if family.NAME == "arc":
+        out = _solve_arc(records, net, directory, augmentations=augmentations, seed=seed, **run)
+    else:
+        out = _solve_grids(records, family, net, **run)
+    if out:
+        out[0].info.update(seconds=time.perf_counter() - start, batch_size=batch, device=str(dev))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- files
+def write_submission(path: str | Path, results: list[Solved], records: list[Record]) -> Path:
+    """The ARC Prize submission JSON {task_id: [{"attempt_1": grid, "attempt_2": grid}, ...]} (temp + rename).
+
+    Test inputs without an answer get [[0]] for both attempts, so every task has one entry per test input."""
+    by_record = {r.index: r for r in records}
+    sub: dict[str, list] = {}
+    for s in results:
+        task = by_record[s.record].puzzle
+        entry = sub.setdefault(task.id, [None] * len(task.test))
+        grids = [g.tolist() for g in s.attempts] if s.attempts else [[[0]], [[0]]]
+        entry[s.part] = {"attempt_1": grids[0], "attempt_2": grids[1]}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(sub) + "\n")
+    os.replace(tmp, path)
+    return path
