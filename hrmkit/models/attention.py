@@ -28,11 +28,27 @@ BACKENDS = ("auto", "xformers", "sdpa")
 
 @functools.cache
 def _xformers_ops():
+    """xformers.ops if it imports and its CUDA kernels run here, else None (reason in `_xformers_problem`)."""
+    return None if _xformers_problem() else __import__("xformers.ops").ops
+
+
+@functools.cache
+def _xformers_problem() -> str:
+    """Why xformers cannot be used ('' if it can). A wheel built for another torch/CUDA imports fine but has no
+    kernels, so one tiny attention is run on the GPU to find out."""
     try:
         import xformers.ops as xops  # optional extra: pip install 'hrmkit[xformers]'
     except Exception:  # ImportError, or a broken build that fails at import
-        return None
-    return xops
+        return "xformers is not installed (pip install 'hrmkit[xformers]')"
+    if not torch.cuda.is_available():
+        return "xformers needs CUDA"
+    try:
+        q = torch.zeros(1, 8, 1, 64, device="cuda", dtype=torch.bfloat16)
+        xops.memory_efficient_attention(q, q, q)
+    except Exception as err:  # NotImplementedError: no operator built for this torch/CUDA
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return f"xformers is installed but its CUDA kernels do not run with this torch ({first[:120]})"
+    return ""
 
 
 @functools.cache
@@ -45,13 +61,13 @@ def resolve_backend(requested: str, device_type: str) -> str:
     elif requested == "xformers":
         if device_type != "cuda":
             raise HrmkitError(f"attention: xformers needs a CUDA device (the model is on {device_type}); use sdpa")
-        if _xformers_ops() is None:
-            raise HrmkitError("attention: xformers is not installed (pip install 'hrmkit[xformers]'); use sdpa")
+        if _xformers_problem():
+            raise HrmkitError(f"attention: {_xformers_problem()}; use sdpa")
         chosen, why = "xformers", "requested"
     elif device_type != "cuda":
         chosen, why = "sdpa", f"auto on {device_type}"
-    elif _xformers_ops() is None:
-        chosen, why = "sdpa", "auto: xformers not installed"
+    elif _xformers_problem():
+        chosen, why = "sdpa", f"auto: {_xformers_problem()}"
     else:
         chosen, why = "xformers", "auto on cuda"
     log.info("attention backend: %s (%s)", chosen, why)
