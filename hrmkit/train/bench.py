@@ -82,7 +82,7 @@ def training_step_fn(model, batch: dict[str, torch.Tensor], loss: str = "stablem
 
 
 def run(preset: str, *, batch_size: int, device: str = "auto", seconds: float = 1.0, bf16: bool = True,
-        inference_batch: int | None = None, overrides: dict | None = None) -> dict:
+        inference_batch: int | None = None, overrides: dict | None = None, compile: bool = False) -> dict:
     """All measurements for this machine and `preset`; see the module docstring."""
     from hrmkit.models import ModelConfig, build
 
@@ -101,12 +101,17 @@ def run(preset: str, *, batch_size: int, device: str = "auto", seconds: float = 
     cfg = ModelConfig.from_name(preset, **(overrides or {}))
     model = build(cfg).to(dev)
     result["parameters"] = model.num_parameters()
+    if compile:  # the first calls compile (timed apart, as compile_seconds)
+        model.inner.compile()
     gen = torch.Generator().manual_seed(0)
     batch = {"inputs": torch.randint(1, cfg.vocab_size, (batch_size, cfg.seq_len), generator=gen).to(dev),
              "labels": torch.randint(1, cfg.vocab_size, (batch_size, cfg.seq_len), generator=gen).to(dev),
              "puzzle_identifiers": torch.zeros(batch_size, dtype=torch.int32, device=dev)}
     step = training_step_fn(model, batch)
-    step()  # warm-up (also builds the carry's state)
+    t0 = time.perf_counter()
+    step()  # warm-up (also builds the carry's state, and compiles)
+    step()
+    result["first_steps_seconds"] = time.perf_counter() - t0
     flops = count_flops(step)
     sps = throughput(step, batch_size, dev, seconds)
     result.update(train_flops_per_sample=flops / batch_size, train_samples_per_s=sps,
@@ -117,6 +122,7 @@ def run(preset: str, *, batch_size: int, device: str = "auto", seconds: float = 
     ib = inference_batch or batch_size
     inputs = batch["inputs"][:ib] if ib <= batch_size else batch["inputs"].repeat(-(-ib // batch_size), 1)[:ib]
     model.eval()
+    result["compile"] = compile
     result["inference_batch"] = ib
     result["inference_segments"] = cfg.halt_max_steps
     result["inference_puzzles_per_s"] = throughput(lambda: model.trace(inputs), ib, dev, seconds)
