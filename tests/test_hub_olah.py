@@ -118,6 +118,8 @@ def entry_yaml(folder: Path, name: str, repo: str, revision: str, sha256: dict[s
         f"name: {name}\ndescription: the reference tiny HRM in the authors' format\nrepo: {repo}\n"
         f"revision: {revision}\nformat: official\ntask: sudoku\nseq_len: 81\narch: tiny\nlicense: apache-2.0\n"
         f"citation: none\nsha256:{pins or ' {}'}\n"
+        "metrics:\n  - {name: exact_accuracy, value: 0.0, dataset: test-org/sudoku, split: test,\n"
+        "     source: untrained reference weights, url: 'https://example.org/reference'}\n"
     )
 
 
@@ -190,6 +192,12 @@ def test_authors_format_pulled_converted_and_parity(online, tmp_path, monkeypatc
     assert meta["base_model"] == "sapient-test/hrm-tiny" and meta["library_name"] == "hrmkit"
     readme = (pulled / "README.md").read_text()
     assert card.sha256_file(ref / "step_0") in readme and commit[:12] in readme  # provenance of the original
+
+    # a pulled folder publishes like a run; its card keeps where the weights came from
+    hub.publish(pulled, "me/republished", to=tmp_path / "republished")
+    again = card.read_card_metadata(tmp_path / "republished" / "README.md")
+    assert again["base_model"] == "sapient-test/hrm-tiny" and again["model-index"][0]["name"] == "me/republished"
+    assert again["model-index"][0]["results"][0]["source"]["url"] == "https://example.org/reference"
 
     model = load("hrm-tiny")
     inputs = load_file(str(ref / "inputs.safetensors"))

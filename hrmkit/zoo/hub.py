@@ -169,7 +169,7 @@ def _snapshot_files(snapshot: Path) -> list[str]:
     return sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file())
 
 
-def _fetch(repo: str, revision: str | None, fmt: str | None, weights: str | None, force: bool):
+def _fetch(repo: str, revision: str, fmt: str | None, weights: str | None, force: bool):
     """Download what the model needs into the hub cache. Returns (snapshot dir, format, files, commit)."""
     from huggingface_hub import HfApi, snapshot_download
 
@@ -187,7 +187,7 @@ def _fetch(repo: str, revision: str | None, fmt: str | None, weights: str | None
         wanted = _wanted(fmt, files, repo, weights)
         snapshot = Path(snapshot_download(**common, endpoint=_endpoint(), allow_patterns=wanted,
                                           force_download=force))
-    return snapshot, fmt, wanted, info.sha or snapshot.name
+    return snapshot, fmt, wanted, snapshot.name  # the cache names a snapshot by its commit
 
 
 def check_sha256(snapshot: Path, pins: dict[str, str], repo: str, revision: str) -> dict[str, str]:
@@ -244,7 +244,7 @@ def pull(
 
     snapshot, fmt, wanted, commit = _fetch(
         repo, rev, entry.format if entry else None, entry.weights if entry else None, force)
-    hashes = check_sha256(snapshot, entry.sha256 if entry else {}, repo, rev or "main")
+    hashes = check_sha256(snapshot, entry.sha256 if entry else {}, repo, rev)
     hashes.update({f: hashes.get(f) or card.sha256_file(snapshot / f) for f in wanted})
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -261,7 +261,7 @@ def pull(
         else:
             sources = {f"{f} (original, {repo}@{commit[:12]})": hashes[f] for f in wanted}
             _convert_official(snapshot / wanted[0], snapshot / wanted[1], tmp, entry, repo, task, seq_len, sources)
-        source = {"repo": repo, "revision": rev or "main", "commit": commit, "format": fmt,
+        source = {"repo": repo, "revision": rev, "commit": commit, "format": fmt,
                   "endpoint": _endpoint(), "sha256": hashes, "name": entry.name if entry else None}
         (tmp / SOURCE_FILE).write_text(json.dumps(source, indent=1))
         _swap_in(tmp, out)
