@@ -96,7 +96,8 @@ def test_arc_voting_undoes_augmentations_and_scores_tasks():
     assert len(sub["B"]) == 2 and sub["B"][0]["attempt_1"] == g2.tolist()
 
 
-def test_cli_train_then_eval(tmp_path):
+def test_cli_train_then_eval(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # outside the repository: dvclive then has no git/DVC repo to inspect
     data = make_dataset(tmp_path / "data", blank_frac=0.0)
     params = tmp_path / "params.yaml"
     params.write_text("train:\n  preset: tiny\n  global_batch_size: 8\n  lr: 0.01\n  warmup_steps: 1\n"
