@@ -276,11 +276,11 @@ def train(
                 live.log(step, last_metrics)
                 if bar is not None:
                     bar.set_postfix(loss=f"{last_metrics['train/loss']:.3f}",
-                                    exact=f"{last_metrics['train/exact_accuracy']:.3f}",
+                                    exact=f"{last_metrics.get('train/exact_accuracy', float('nan')):.3f}",
                                     sps=f"{last_metrics['train/samples_per_s']:.0f}")
                 window.zero_()
                 window_time, window_start = 0.0, step
-                if cfg.early_stop_exact and last_metrics["train/exact_accuracy"] >= cfg.early_stop_exact:
+                if cfg.early_stop_exact and last_metrics.get("train/exact_accuracy", 0.0) >= cfg.early_stop_exact:
                     done = True
                     last_metrics["train/early_stopped"] = 1.0
             if cfg.eval_every and step % cfg.eval_every == 0 and not done:
@@ -308,18 +308,19 @@ _METRICS = ("loss", "lm_loss", "q_halt_loss", "q_continue_loss", "count", "accur
 def _summarise(totals: torch.Tensor, n_steps: int, global_bs: int, seconds: float) -> dict[str, float]:
     t = dict(zip(_METRICS, totals.tolist()))
     n_seq = max(1, n_steps * global_bs)
-    count = max(1.0, t["count"])
-    return {
+    out = {
         "train/loss": t["loss"] / n_seq,
         "train/lm_loss": t["lm_loss"] / n_seq,
         "train/q_halt_loss": t["q_halt_loss"] / n_seq,
         "train/q_continue_loss": t["q_continue_loss"] / n_seq,
-        "train/accuracy": t["accuracy"] / count,
-        "train/exact_accuracy": t["exact_accuracy"] / count,
-        "train/act_steps": t["steps"] / count,
-        "train/q_halt_accuracy": t["q_halt_accuracy"] / count,
         "train/samples_per_s": n_steps * global_bs / max(seconds, 1e-9),
     }
+    if t["count"] > 0:  # accuracies describe final answers: only when some sequence halted in the window
+        out.update({"train/accuracy": t["accuracy"] / t["count"],
+                    "train/exact_accuracy": t["exact_accuracy"] / t["count"],
+                    "train/act_steps": t["steps"] / t["count"],
+                    "train/q_halt_accuracy": t["q_halt_accuracy"] / t["count"]})
+    return out
 
 
 def _evaluate_during_training(model, data, cfg: TrainConfig, info) -> dict[str, float]:
