@@ -128,7 +128,8 @@ def test_vocab_and_puzzle_ids_come_from_the_weights(tmp_path):
     assert (cfg.vocab_size, cfg.num_puzzle_identifiers, cfg.seq_len, cfg.puzzle_emb_ndim) == (13, 7, 20, 48)
     x = torch.randint(0, 13, (2, 20))
     ids = torch.tensor([6, 3])
-    assert torch.equal(from_pretrained(out_dir).trace(x, ids, steps=2)["logits"], model.trace(x, ids, steps=2)["logits"])
+    converted = from_pretrained(out_dir).trace(x, ids, steps=2)["logits"]
+    assert torch.equal(converted, model.trace(x, ids, steps=2)["logits"])
 
 
 def test_learned_positions_give_the_sequence_length(tmp_path):

@@ -28,8 +28,10 @@ def official(
     out: Annotated[Path, typer.Option("--out", help="Output folder: model.safetensors + config.json.")],
     config: Annotated[Optional[Path], typer.Option(
         "--config", help="The authors' all_config.yaml (default: beside CHECKPOINT).")] = None,
-    seq_len: Annotated[Optional[int], typer.Option("--seq-len", min=1, help="Sequence length (not in their config).")] = None,
-    task: Annotated[Optional[Task], typer.Option("--task", help="Sets the sequence length: sudoku 81, maze/arc 900.")] = None,
+    seq_len: Annotated[Optional[int], typer.Option(
+        "--seq-len", min=1, help="Sequence length (not in their config).")] = None,
+    task: Annotated[Optional[Task], typer.Option(
+        "--task", help="Sets the sequence length: sudoku 81, maze/arc 900.")] = None,
 ) -> None:
     """Convert an HRM checkpoint of the authors' code (sapientinc/HRM) into an hrmkit model folder."""
     if seq_len is not None and task is not None:

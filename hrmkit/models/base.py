@@ -28,7 +28,8 @@ class PretrainedModel(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         if not isinstance(config, self.config_class):
-            raise HrmkitError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
+            raise HrmkitError(f"{type(self).__name__} needs a {self.config_class.__name__}, "
+                              f"got {type(config).__name__}")
         self.config = config
 
     # ---- execution ------------------------------------------------------------------------------------------

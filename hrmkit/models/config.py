@@ -79,7 +79,8 @@ class ModelConfig:
         if self.pos_encodings == "rope" and (self.hidden_size // self.num_heads) % 2:
             raise HrmkitError("model config: rope needs an even head size (hidden_size / num_heads)")
         if not 0.0 <= self.halt_exploration_prob <= 1.0:
-            raise HrmkitError(f"model config: halt_exploration_prob must be in [0, 1], got {self.halt_exploration_prob}")
+            raise HrmkitError("model config: halt_exploration_prob must be in [0, 1], "
+                              f"got {self.halt_exploration_prob}")
         for name, allowed in (("pos_encodings", POS_ENCODINGS), ("attention", ATTENTION),
                               ("forward_dtype", FORWARD_DTYPES)):
             if getattr(self, name) not in allowed:

@@ -112,7 +112,7 @@ class HRMInner(nn.Module):
         return self.rotary_emb() if hasattr(self, "rotary_emb") else None
 
     def forward(self, z_H: torch.Tensor, z_L: torch.Tensor, inputs: torch.Tensor, puzzle_ids: torch.Tensor):
-        """One segment. z_H, z_L [B, P+L, D] -> new (detached) z_H, z_L, logits [B, L, V], q_halt [B], q_continue [B]."""
+        """One segment: z_H, z_L [B, P+L, D] -> detached z_H, z_L, logits [B, L, V], q_halt [B], q_continue [B]."""
         cfg, cos_sin = self.config, self.cos_sin()
         x = self.input_embeddings(inputs, puzzle_ids, z_H.dtype)
         with torch.no_grad():  # all but the last L-call and the last H-call

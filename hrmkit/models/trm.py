@@ -68,7 +68,7 @@ class TRMInner(HRMInner):
         self.L_level = TRMNet(config)
 
     def forward(self, z_H: torch.Tensor, z_L: torch.Tensor, inputs: torch.Tensor, puzzle_ids: torch.Tensor):
-        """One segment. y=z_H, z=z_L [B, P+L, D] -> new (detached) y, z, logits [B, L, V], q_halt [B], q_continue [B]."""
+        """One segment: y=z_H, z=z_L [B, P+L, D] -> detached y, z, logits [B, L, V], q_halt [B], q_continue [B]."""
         cfg, cos_sin = self.config, self.cos_sin()
         x = self.input_embeddings(inputs, puzzle_ids, z_H.dtype)
         y, z = z_H, z_L

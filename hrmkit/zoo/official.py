@@ -38,10 +38,14 @@ KEY_MAP: dict[str, str | None] = {
     "inner.lm_head.weight": "inner.lm_head.weight",
     "inner.q_head.weight": "inner.q_head.weight",
     "inner.q_head.bias": "inner.q_head.bias",
-    "inner.{level}_level.layers.{i}.self_attn.qkv_proj.weight": "inner.{level}_level.layers.{i}.self_attn.qkv_proj.weight",
-    "inner.{level}_level.layers.{i}.self_attn.o_proj.weight": "inner.{level}_level.layers.{i}.self_attn.o_proj.weight",
-    "inner.{level}_level.layers.{i}.mlp.gate_up_proj.weight": "inner.{level}_level.layers.{i}.mlp.gate_up_proj.weight",
-    "inner.{level}_level.layers.{i}.mlp.down_proj.weight": "inner.{level}_level.layers.{i}.mlp.down_proj.weight",
+    "inner.{level}_level.layers.{i}.self_attn.qkv_proj.weight":
+        "inner.{level}_level.layers.{i}.self_attn.qkv_proj.weight",
+    "inner.{level}_level.layers.{i}.self_attn.o_proj.weight":
+        "inner.{level}_level.layers.{i}.self_attn.o_proj.weight",
+    "inner.{level}_level.layers.{i}.mlp.gate_up_proj.weight":
+        "inner.{level}_level.layers.{i}.mlp.gate_up_proj.weight",
+    "inner.{level}_level.layers.{i}.mlp.down_proj.weight":
+        "inner.{level}_level.layers.{i}.mlp.down_proj.weight",
     # Non-persistent in their code, but present if a state dict was taken with them: derived, dropped.
     "inner.rotary_emb.cos_cached": None,
     "inner.rotary_emb.sin_cached": None,
@@ -162,7 +166,8 @@ def load_official(checkpoint: str | Path, config_path: str | Path | None = None,
         fields["num_puzzle_identifiers"] = state["inner.puzzle_emb.weights"].shape[0]
     if "inner.embed_pos.embedding_weight" in state:  # learned positions: their table fixes the length
         hidden = int(fields.get("hidden_size", 0)) or 1
-        implied = state["inner.embed_pos.embedding_weight"].shape[0] - (-(int(fields.get("puzzle_emb_ndim", 0)) // -hidden))
+        puzzle_positions = -(int(fields.get("puzzle_emb_ndim", 0)) // -hidden)  # ceil(ndim / hidden)
+        implied = state["inner.embed_pos.embedding_weight"].shape[0] - puzzle_positions
         if seq_len is not None and seq_len != implied:
             raise HrmkitError(f"{checkpoint}: seq_len {seq_len} disagrees with the position table ({implied})")
         seq_len = implied
