@@ -162,7 +162,8 @@ def solve(
         "--fixed-steps", help="Run every puzzle to --max-steps, ignoring the Q head.")] = False,
     batch_size: Annotated[Optional[int], typer.Option(
         "--batch-size", help="Puzzles in flight at once (default: chosen for the machine).")] = None,
-    trace: Annotated[bool, typer.Option("--trace", help="Show the answer after each segment (pretty and --json; ARC: the identity copy).")] = False,
+    trace: Annotated[bool, typer.Option(
+        "--trace", help="Show the answer after each segment (pretty and --json; ARC: the identity copy).")] = False,
     submission: Annotated[Optional[Path], typer.Option(
         "--submission", help="ARC: write the ARC Prize submission JSON here.")] = None,
     augmentations: Annotated[int, typer.Option(
