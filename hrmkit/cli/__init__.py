@@ -72,7 +72,8 @@ def _register() -> None:
         if isinstance(obj, typer.Typer):
             app.add_typer(obj, name=name, help=help_text)
         else:
-            app.command(name=name, help=help_text)(obj)
+            # The one-liner shows in `hrmkit --help`; the command's docstring, if any, is its long help.
+            app.command(name=name, short_help=help_text, help=obj.__doc__ or help_text)(obj)
 
 
 _register()
