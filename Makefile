@@ -21,7 +21,9 @@ venv: $(BIN)/hrmkit
 demo: venv
 	test -d .dvc || $(BIN)/dvc init -q --no-scm 2>/dev/null || true
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc metrics show
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc metrics show reports/demo/eval/metrics.json
+	@echo "model: runs/demo (card: reports/demo/model/README.md); plots: $(BIN)/dvc plots show"
+	@echo "try it: $(BIN)/hrmkit solve examples/sudoku-lines.txt --model runs/demo"
 
 test: venv
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
