@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 export DVC_NO_ANALYTICS := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test test-all venv clean
+.PHONY: demo test test-slow test-all venv clean
 
 $(BIN)/hrmkit: pyproject.toml setup.py hrmkit/puzzles/_sudoku_fast.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ demo: venv
 
 test: venv
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+test-slow: venv
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "slow and not gpu"
 
 test-all: venv
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "not gpu"
