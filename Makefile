@@ -11,7 +11,6 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 
 $(BIN)/hrmkit: pyproject.toml setup.py hrmkit/puzzles/_sudoku_fast.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(BIN)/hrmkit
