@@ -13,6 +13,17 @@ answer is scored, so one pass gives accuracy after each segment. Metrics (flat k
     arc_pass@1/2/10, arc_pass@2_per_output    ARC: answers of every augmented copy mapped back, voted (identical
                                               grids; ties by mean q_halt); a task counts when all outputs are right
     tta_exact_accuracy                        Sudoku/mazes with --tta K: the vote over K symmetric copies
+    baseline_one_pass_exact_accuracy/_token_accuracy
+                                              Sudoku: fill every blank with exactly one candidate, once; mazes:
+                                              the input copied unchanged (no model; how far no reasoning gets)
+    baseline_untrained_exact_accuracy/_token_accuracy
+                                              the same config with fresh weights (seeded), run like the model
+    givens_mean/min/max, rating_mean          Sudoku difficulty of the evaluated puzzles (rating: the exact
+                                              solver's guesses, puzzles without a rating left out)
+    path_length_mean/min/max, grid_side       maze difficulty (moves of the shortest path)
+
+Token accuracies, the baselines' included, count the labelled cells (ignore_label_id excluded), so the numbers
+compare directly.
 """
 
 from __future__ import annotations
@@ -124,20 +135,35 @@ def _buckets(values: np.ndarray, edges: list[int]) -> list[tuple[str, np.ndarray
     return out
 
 
+def _givens(pred: Predictions) -> np.ndarray:
+    return (pred.inputs >= 2).sum(1)  # Sudoku tokens 2..10 are digits
+
+
+def _ratings(pred: Predictions, ds) -> np.ndarray | None:
+    """Sudoku: the exact solver's guess count of each example's base puzzle (-1: unknown), or None."""
+    ratings = ds.split.arrays.ratings
+    if ratings is None:
+        return None
+    puzzle = ds.example_puzzle[pred.index]
+    group = np.searchsorted(ds.group_indices, puzzle, side="right") - 1
+    return np.asarray(ratings)[group]
+
+
+def _path_length(pred: Predictions) -> np.ndarray:
+    return (pred.labels == 5).sum(1) + 1  # maze: 'o' cells + 1 = moves
+
+
 def difficulty(pred: Predictions, ds) -> dict[str, list[tuple[str, np.ndarray]]]:
     """Family-specific difficulty groups: {name: [(bucket label, example mask)]}."""
     family = ds.meta.family
     out = {}
     if family == "sudoku":
-        givens = (pred.inputs >= 2).sum(1)  # tokens 2..10 are digits
-        out["givens"] = _buckets(givens, [0, 20, 25, 30, 35, 40, 50, 82])
-        ratings = ds.split.arrays.ratings
+        out["givens"] = _buckets(_givens(pred), [0, 20, 25, 30, 35, 40, 50, 82])
+        ratings = _ratings(pred, ds)
         if ratings is not None:
-            puzzle = ds.example_puzzle[pred.index]
-            group = np.searchsorted(ds.group_indices, puzzle, side="right") - 1
-            out["rating"] = _buckets(np.asarray(ratings)[group], [0, 1, 10, 100, 1000, 10**9])
+            out["rating"] = _buckets(ratings, [0, 1, 10, 100, 1000, 10**9])
     elif family == "maze":
-        path = (pred.labels == 5).sum(1) + 1  # 'o' cells + 1 = moves
+        path = _path_length(pred)
         lo, hi = int(path.min()), int(path.max()) + 1
         width = max(1, math.ceil((hi - lo) / 6))
         out["path_length"] = _buckets(path, list(range(lo, hi + width, width)))
@@ -167,6 +193,67 @@ def metrics(pred: Predictions, ds) -> dict[str, float]:
             m[f"exact_accuracy_{name}_{label}"] = float(pred.correct[sel, -1].mean())
             m[f"count_{name}_{label}"] = int(sel.sum())
     return m
+
+
+def difficulty_summary(pred: Predictions, ds) -> dict[str, float]:
+    """How hard the evaluated puzzles are, in a few numbers (beside the accuracy in the report and the card)."""
+    family = ds.meta.family
+    if family == "sudoku":
+        givens = _givens(pred)
+        out = {"givens_mean": float(givens.mean()), "givens_min": int(givens.min()), "givens_max": int(givens.max())}
+        ratings = _ratings(pred, ds)
+        if ratings is not None and (ratings >= 0).any():
+            out["rating_mean"] = float(ratings[ratings >= 0].mean())
+        return out
+    if family == "maze":
+        path = _path_length(pred)
+        return {"path_length_mean": float(path.mean()), "path_length_min": int(path.min()),
+                "path_length_max": int(path.max()), "grid_side": int(ds.meta.grid[0])}
+    return {}
+
+
+# ---------------------------------------------------------------------------------------------------- baselines
+def _scores(answers: np.ndarray, labels: np.ndarray, ignore: int) -> tuple[float, float]:
+    """(exact, token) accuracy of answers [N, L] against labels, over labelled cells, as `predict` scores."""
+    mask = labels != ignore
+    right = (answers == labels) & mask
+    n_lab = np.maximum(mask.sum(-1), 1)
+    return float((right.sum(-1) == mask.sum(-1)).mean()), float((right.sum(-1) / n_lab).mean())
+
+
+def one_pass_answers(inputs: np.ndarray, family: str) -> np.ndarray | None:
+    """The answer of the no-reasoning baseline, as tokens [N, L]: Sudoku fills the blanks with exactly one
+    candidate once (`sudoku.one_pass_baseline`), a maze is copied unchanged; None for other families."""
+    if family == "sudoku":
+        from hrmkit.puzzles import sudoku
+
+        return sudoku.to_tokens(sudoku.one_pass_baseline(sudoku.from_tokens(inputs)))
+    if family == "maze":
+        return np.asarray(inputs, dtype=np.int64)
+    return None
+
+
+def one_pass_baseline(pred: Predictions, ds) -> dict[str, float]:
+    answers = one_pass_answers(pred.inputs, ds.meta.family)
+    if answers is None:
+        return {}
+    exact, token = _scores(answers, pred.labels, ds.meta.ignore_label_id)
+    return {"baseline_one_pass_exact_accuracy": exact, "baseline_one_pass_token_accuracy": token}
+
+
+def untrained_baseline(config, ds, *, seed: int, device, batch_size: int, max_batches: int | None,
+                       steps: int | None) -> dict[str, float]:
+    """The same architecture with fresh weights (torch seeded with `seed`), evaluated like the model: what the
+    training added. The global torch RNG is restored afterwards."""
+    from hrmkit.models import build
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build(config)
+    model.to(device).eval()
+    pred = predict(model, ds, batch_size=batch_size, max_batches=max_batches, steps=steps)
+    return {"baseline_untrained_exact_accuracy": float(pred.correct[:, -1].mean()),
+            "baseline_untrained_token_accuracy": float(pred.token_acc[:, -1].mean())}
 
 
 # ---------------------------------------------------------------------------------------------------- voting
@@ -331,10 +418,12 @@ def _write_json(path: Path, obj) -> None:
 
 def evaluate_run(run, data, out, *, split: str = "test", batch_size: int = 256, max_batches: int | None = None,
                  steps: int | None = None, tta: int = 0, weights: str = "auto", device: str = "auto",
-                 seed: int = 0) -> dict[str, float]:
+                 seed: int = 0, baselines: bool | None = None) -> dict[str, float]:
     """Evaluate the model folder `run` on `data`; write metrics.json, PNG plots (and ARC's submission.json).
 
     weights: auto (EMA weights when the run has ema.safetensors), ema, or raw (model.safetensors).
+    baselines: also evaluate the untrained model (seeded with `seed`); None = for Sudoku and mazes only (ARC
+    evaluations are long). The one-pass baseline and the difficulty summary are cheap and always there.
     """
     from safetensors.torch import load_file
 
@@ -370,6 +459,13 @@ def evaluate_run(run, data, out, *, split: str = "test", batch_size: int = 256, 
     pred = predict(model, ds, batch_size=batch_size, max_batches=max_batches, steps=steps)
     m = metrics(pred, ds)
     m["weights_ema"] = int(use_ema)
+    m.update(difficulty_summary(pred, ds))
+    m.update(one_pass_baseline(pred, ds))
+    if baselines is None:
+        baselines = ds.meta.family in ("sudoku", "maze")
+    if baselines:
+        m.update(untrained_baseline(cfg, ds, seed=seed, device=device, batch_size=batch_size,
+                                    max_batches=max_batches, steps=steps))
     out.mkdir(parents=True, exist_ok=True)
     submission = None
     if ds.meta.family == "arc" and "augmentations" in dataset.extra:

@@ -19,12 +19,18 @@ def evaluate(
     tta: Annotated[int, typer.Option(help="Sudoku/maze: vote over this many symmetric copies (0: off).")] = 0,
     weights: Annotated[str, typer.Option(help="auto (EMA when present) | ema | raw.")] = "auto",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
-    seed: Annotated[int, typer.Option(help="Seed of the test-time augmentations.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the test-time augmentations and the untrained baseline.")] = 0,
+    baselines: Annotated[Optional[bool], typer.Option(
+        "--baselines/--no-baselines",
+        help="Also evaluate the same config with fresh (seeded) weights: baseline_untrained_* keys. Default: on "
+             "for sudoku and maze, off for arc. The one-pass baseline and difficulty keys are always written.",
+    )] = None,
 ) -> None:
     """Evaluate a trained model on a data set."""
     from hrmkit.evaluate import evaluate_run
 
     m = evaluate_run(run, data, out, split=split, batch_size=batch_size, max_batches=max_batches, steps=steps,
-                     tta=tta, weights=weights, device=device, seed=seed)
-    keys = ["exact_accuracy", "token_accuracy", "act_steps", "arc_pass@2", "tta_exact_accuracy"]
+                     tta=tta, weights=weights, device=device, seed=seed, baselines=baselines)
+    keys = ["exact_accuracy", "token_accuracy", "act_steps", "arc_pass@2", "tta_exact_accuracy",
+            "baseline_one_pass_exact_accuracy", "baseline_untrained_exact_accuracy"]
     typer.echo(", ".join(f"{k} {m[k]:.4f}" for k in keys if k in m) + f"  ->  {out / 'metrics.json'}")

@@ -1,4 +1,4 @@
-"""`hrmkit pull`, `hrmkit publish` and `hrmkit zoo list|show`: parse, call hrmkit.zoo, print."""
+"""`hrmkit pull`, `hrmkit publish` and `hrmkit zoo list|show|card`: parse, call hrmkit.zoo, print."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from hrmkit.zoo import card as cards
 from hrmkit.zoo import hub, registry
 
 
@@ -94,3 +95,17 @@ def show(name: Annotated[str, typer.Argument(help="A registry name.")]) -> None:
     lines += [f"  {line}" for line in e.citation.strip().splitlines()]
     lines.append(f"entry file:  {e.path}")
     typer.echo("\n".join(lines))
+
+
+@zoo_app.command("card")
+def card(
+    run_dir: Annotated[Path, typer.Argument(help="A training run or model folder (model.safetensors + config.json).")],
+    out: Annotated[Path, typer.Option("--out", help="The card file to write (e.g. reports/model/README.md).")],
+    report: Annotated[Optional[Path], _opt("Evaluation report (metrics.json or its folder) for the card.")] = None,
+    data: Annotated[Optional[Path], _opt("The data set folder it was trained on (default: the run's).")] = None,
+    repo: Annotated[Optional[str], _opt("Hub repo id ORG/NAME the card names (default: hrmkit/<folder name>).")]
+    = None,
+) -> None:
+    """Write the model card `hrmkit publish` would write (README.md), without git or network."""
+    path = cards.write_card(run_dir, out, repo=repo, report=report, data=data)
+    typer.echo(str(path))

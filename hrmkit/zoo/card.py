@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import string
 import struct
 from dataclasses import dataclass, field
@@ -22,6 +24,11 @@ from hrmkit.errors import HrmkitError, where
 
 TEMPLATE = Path(__file__).with_name("registry") / "MODEL_CARD.md"
 REPORT_NAMES = ("metrics.json", "report/metrics.json", "reports/metrics.json", "eval/metrics.json")
+# `hrmkit eval` keys shown in the card's "Difficulty and baselines" paragraph rather than the model-index
+BASELINE_PREFIX = "baseline_"
+DIFFICULTY_KEYS = ("givens_mean", "givens_min", "givens_max", "rating_mean",
+                   "path_length_mean", "path_length_min", "path_length_max", "grid_side")
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")  # as hrmkit.zoo.registry
 TRAIN_CONFIG, STATE = "train_config.json", "checkpoint/state.json"  # what a training run leaves (hrmkit.train)
 DATA_META_NAMES = ("provenance.json",)  # written by `hrmkit data build` (hrmkit/data/format.py)
 TASK_TEXT = {
@@ -59,6 +66,7 @@ class CardFacts:
     citation: str = ""
     base_model: str | None = None
     license: str | None = None
+    report_summary: dict[str, float] = field(default_factory=dict)  # exact/token accuracy, baselines, difficulty
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -144,6 +152,15 @@ def read_report(path: Path) -> dict[str, float]:
     return keep
 
 
+def read_report_summary(path: Path) -> dict[str, float]:
+    """The report's accuracies, baselines and difficulty keys, for the card's "Difficulty and baselines"."""
+    path = Path(path)
+    data = _read_json(path / "metrics.json" if path.is_dir() else path)
+    keep = ("exact_accuracy", "token_accuracy", *DIFFICULTY_KEYS)
+    return {k: float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and (k in keep or k.startswith(BASELINE_PREFIX))}
+
+
 def read_data_meta(data_dir: Path) -> dict:
     """The data set's provenance JSON (written by `hrmkit data build`): source and its hashes, build
     parameters, and the sha256 of every file of the data set."""
@@ -209,7 +226,11 @@ def facts_from_dir(
     if report is None:
         report = next((model_dir / n for n in REPORT_NAMES if (model_dir / n).is_file()), None)
     if report is not None:
-        for key, value in read_report(report).items():
+        reported = read_report(report)  # raises "not found" with the hint first
+        facts.report_summary = read_report_summary(report)
+        for key, value in reported.items():
+            if key.startswith(BASELINE_PREFIX):  # not the model's numbers: they go beside them, not in model-index
+                continue
             facts.metrics.append({"name": key, "value": value, "dataset": (facts.datasets or [""])[0],
                                   "split": "test", "source": f"hrmkit eval report ({Path(report).name})"})
     else:
@@ -289,6 +310,44 @@ def _yaml_block(data: dict) -> str:
     return "```yaml\n" + yaml.safe_dump(data, sort_keys=False, default_flow_style=False).rstrip() + "\n```"
 
 
+_ONE_PASS = {"sudoku": "one pass of single candidates (every blank with exactly one candidate filled, once)",
+             "maze": "the input copied unchanged (no path drawn)"}
+
+
+def difficulty_and_baselines(facts: CardFacts) -> str:
+    """The model's accuracy beside the no-model and untrained baselines, and how hard the test puzzles are."""
+    r = facts.report_summary
+    parts = []
+    rows = [("this model", "")]
+    if f"{BASELINE_PREFIX}one_pass_exact_accuracy" in r:
+        rows.append((_ONE_PASS.get(facts.task or "", "one-pass baseline"), "one_pass_"))
+    if f"{BASELINE_PREFIX}untrained_exact_accuracy" in r:
+        rows.append(("the same config untrained (fresh seeded weights)", "untrained_"))
+    if len(rows) > 1 and "exact_accuracy" in r:
+        table = ["| answers of | exact accuracy | token accuracy |", "|---|---|---|"]
+        for label, key in rows:
+            pre = f"{BASELINE_PREFIX}{key}" if key else ""
+            token = r.get(f"{pre}token_accuracy")
+            table.append(f"| {label} | {r[pre + 'exact_accuracy']:.4g} | "
+                         f"{'-' if token is None else format(token, '.4g')} |")
+        parts.append("\n".join(table))
+    if "givens_mean" in r:
+        text = (f"Test puzzles: {r['givens_min']:.0f}-{r['givens_max']:.0f} givens (mean {r['givens_mean']:.1f})")
+        if "rating_mean" in r:
+            text += f"; the exact solver needs {r['rating_mean']:.1f} guesses on average (rating)"
+        parts.append(text + ".")
+    if "path_length_mean" in r:
+        text = (f"Test mazes: shortest paths of {r['path_length_min']:.0f}-{r.get('path_length_max', 0):.0f} "
+                f"moves (mean {r['path_length_mean']:.1f})")
+        if "grid_side" in r:
+            text += f" on a {r['grid_side']:.0f}x{r['grid_side']:.0f} grid"
+        parts.append(text + ".")
+    if not parts:
+        return ("No baselines or difficulty summary were given (`hrmkit eval` writes them into metrics.json; "
+                "pass that report with `--report`).")
+    return "\n\n".join(parts)
+
+
 def render(facts: CardFacts, template: Path = TEMPLATE) -> str:
     """README.md text: metadata from ModelCardData (model-index schema), body from the template."""
     from huggingface_hub import EvalResult, ModelCardData
@@ -344,6 +403,7 @@ def render(facts: CardFacts, template: Path = TEMPLATE) -> str:
         "act_steps": cfg.get("halt_max_steps", 16),
         "seq_len": cfg.get("seq_len", "L"),
         "metrics_table": metrics_table,
+        "difficulty_baselines": difficulty_and_baselines(facts),
         "arch_summary": arch_summary or "see config.json",
         "n_params": facts.n_params or "unknown",
         "training": (f"{facts.training_note}\n\n" + _yaml_block(facts.training)) if facts.training
@@ -355,6 +415,51 @@ def render(facts: CardFacts, template: Path = TEMPLATE) -> str:
         "citation": facts.citation or _HRMKIT_CITATION,
     }
     return f"---\n{data.to_yaml()}\n---\n" + string.Template(body).substitute(fields)
+
+
+# ------------------------------------------------------------------------------------------------ a run's card
+def check_model_dir(src: Path) -> None:
+    """A folder worth a card: model.safetensors + a config.json that rebuilds its model."""
+    src = Path(src)
+    missing = [f for f in ("model.safetensors", "config.json") if not (src / f).is_file()]
+    if not src.is_dir() or missing:
+        raise HrmkitError(f"{src}: not a training run or model directory ({', '.join(missing) or 'not a folder'} "
+                          "missing; expected model.safetensors + config.json)")
+    from hrmkit.models.config import ModelConfig
+
+    ModelConfig.from_checkpoint(src)
+
+
+def card_text(src: Path, repo: str, report: Path | None = None, data: Path | None = None) -> str:
+    """The README.md `hrmkit publish SRC --repo REPO` writes (same facts, same file hashes), without git or
+    network: the published weights and config.json are byte copies of SRC's, so their sha256 are SRC's."""
+    src = Path(src)
+    check_model_dir(src)
+    if not _REPO_ID.match(repo):
+        raise HrmkitError(f"--repo '{repo}' is not a Hub repo id ORG/NAME")
+    facts = facts_from_dir(src, repo, report=report, data=data)
+    facts.files = {f: sha256_file(src / f) for f in ("model.safetensors", "config.json")}
+    return render(facts)
+
+
+def default_repo(src: Path) -> str:
+    """hrmkit/<folder name>, with characters a Hub id refuses replaced."""
+    name = re.sub(r"[^\w.-]", "-", Path(src).resolve().name).lstrip(".-_") or "model"
+    return f"hrmkit/{name}"
+
+
+def write_card(src: Path, out: Path, repo: str | None = None, report: Path | None = None,
+               data: Path | None = None) -> Path:
+    """Write the model card of `src` to the file `out` (temporary name, then renamed)."""
+    out = Path(out)
+    if out.is_dir():
+        raise HrmkitError(f"--out {out}: is a folder; give the card's file name (e.g. {out / 'README.md'})")
+    text = card_text(src, repo or default_repo(src), report=report, data=data)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
 
 
 _HRMKIT_CITATION = """@misc{wang2025hierarchicalreasoningmodel,
