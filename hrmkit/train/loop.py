@@ -11,12 +11,16 @@ train). Per step:
 Determinism: weights are initialised from `seed` on every rank; per-rank randomness (ACT exploration) from
 seed + rank; batches from the sampler's (seed, epoch, position). A checkpoint holds all of it (plus the carry),
 so on CPU a resumed run ends bit-identical to an uninterrupted one.
+
+Length: `steps`, else the authors' count from `epochs` (pretrain.py): int(epochs * total_groups *
+mean_puzzle_examples / global_batch_size). Logs go through dvclive (LIVE_DIR, default RUN/live); at every
+checkpoint and at the end LIVE_DIR/learning_curves.png draws them, for viewers without the Vega CDN.
 """
 
 from __future__ import annotations
 
+import csv
 import json
-import math
 import os
 import random
 import time
@@ -64,10 +68,17 @@ def build_model_config(preset: str | None, overrides: dict[str, Any], meta) -> A
     return ModelConfig.from_name(preset, **{**overrides, **from_data})
 
 
-def total_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
-    steps = cfg.steps or math.ceil(cfg.epochs * batches_per_epoch)
+def total_steps(cfg: TrainConfig, meta) -> int:
+    """`steps`, else the authors' count (pretrain.py, truncated like theirs): epochs x the examples an epoch
+    draws (one puzzle of each group, all its examples) / global batch. Sudoku-Extreme 1k (1000 groups, 1 example
+    per puzzle) at batch 768 for 20000 epochs: 26,041 steps. meta: the train split's metadata."""
+    if cfg.steps:
+        return cfg.steps
+    steps = int(cfg.epochs * meta.total_groups * meta.mean_puzzle_examples / cfg.global_batch_size)
     if steps < 1:
-        raise HrmkitError("training length is zero: set steps or epochs")
+        raise HrmkitError(f"training length is zero: epochs={cfg.epochs} x {meta.total_groups} groups x "
+                          f"{meta.mean_puzzle_examples:g} examples per puzzle / global_batch_size="
+                          f"{cfg.global_batch_size} is under one step; raise epochs or set steps")
     return steps
 
 
@@ -75,7 +86,7 @@ class _Live:
     """dvclive in the run folder (or --live-dir); only the main process logs. Absent when disabled."""
 
     def __init__(self, directory: Path | None, resume: bool):
-        self.live = None
+        self.live, self.dir = None, directory
         if directory is None:
             return
         from dvclive import Live
@@ -99,6 +110,64 @@ class _Live:
     def end(self) -> None:
         if self.live is not None:
             self.live.end()
+
+    def plot(self) -> Path | None:
+        """Redraw LIVE_DIR/learning_curves.png from the logged series (dvclive's TSVs, resumed runs included)."""
+        if self.live is None:
+            return None
+        return plot_learning_curves(self.dir)
+
+
+# what learning_curves.png draws: (dvclive metric, panel, label)
+CURVES_FILE = "learning_curves.png"
+_CURVES = (("train/loss", 0, "train loss"), ("train/exact_accuracy", 1, "train exact accuracy"),
+           ("eval/exact_accuracy", 1, "eval exact accuracy"))
+
+
+def read_series(live_dir: Path, name: str) -> tuple[list[int], list[float]]:
+    """(steps, values) of one dvclive metric; a step logged twice (a run resumed from an earlier checkpoint)
+    keeps its last value."""
+    path = Path(live_dir) / "plots" / "metrics" / f"{name}.tsv"
+    if not path.is_file():
+        return [], []
+    by_step: dict[int, float] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            by_step[int(row["step"])] = float(row[name.split("/")[-1]])
+    steps = sorted(by_step)
+    return steps, [by_step[k] for k in steps]
+
+
+def plot_learning_curves(live_dir: Path) -> Path | None:
+    """Loss, train and eval exact accuracy against step, as a PNG (temporary name, then renamed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = [(read_series(live_dir, name), panel, label) for name, panel, label in _CURVES]
+    if not any(steps for (steps, _), _, _ in series):
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for (steps, values), panel, label in series:
+        if steps:
+            axes[panel].plot(steps, values, marker="." if len(steps) < 50 else None, label=label)
+    loss = series[0][0][1]
+    if loss and min(loss) > 0:
+        axes[0].set_yscale("log")
+    axes[0].set(xlabel="step", ylabel="loss (per sequence)", title="training loss")
+    axes[1].set(xlabel="step", ylabel="exact accuracy", ylim=(-0.02, 1.02), title="puzzles fully right")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+    fig.tight_layout()
+    out = Path(live_dir) / CURVES_FILE
+    tmp = out.with_name(f".{out.name}.tmp")
+    fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out
 
 
 def train(
@@ -143,7 +212,7 @@ def train(
     train_ds = PuzzleDataset(data, "train")
     sampler = BatchSampler(train_ds, cfg.global_batch_size, rank=info.rank, world_size=info.world_size,
                            seed=cfg.seed, train=True)
-    n_steps = total_steps(cfg, len(sampler))
+    n_steps = total_steps(cfg, train_ds.meta)
     local_bs = dist.local_batch_size(cfg.global_batch_size, info.world_size)
 
     # ---- model, optimisers (identical initial weights on every rank)
@@ -224,6 +293,7 @@ def train(
                               state={"step": step, "total_steps": n_steps, "epoch": sampler.epoch_progress,
                                      "sampler": sampler.state_dict(), "world_size": info.world_size,
                                      "metrics": last_metrics})
+            live.plot()
         dist.barrier()
         last_ckpt = step
 
@@ -297,6 +367,11 @@ def train(
         if bar is not None:
             bar.close()
         live.end()
+        if last_ckpt != step:  # stopped by an error between checkpoints: draw what was logged, but a failure
+            try:               # to draw must not hide the error that stopped training
+                live.plot()
+            except Exception:  # noqa: BLE001
+                pass
     return last_metrics
 
 
