@@ -1,13 +1,24 @@
-"""Where a data set's puzzles come from: ``hf:<owner>/<name>[@revision]``, local files or folders, ``generate``.
+"""Where a data set's puzzles come from: ``hf:<owner>/<name>[@revision]``, ``gh:<owner>/<repo>@<commit>[:<path>]``,
+local files or folders, ``generate``.
 
-Resolving a source fetches nothing twice (the Hugging Face cache) and records what was read: every file with
-its sha256 and, for the hub, the commit it came from, so a build's provenance pins its inputs exactly.
+Resolving a source fetches nothing twice (the Hugging Face cache; for GitHub, the commit's tarball unpacked
+under $HRMKIT_HOME/github, default ~/.cache/hrmkit/github) and records what was read: every file with its
+sha256, for the hub the commit it came from, for GitHub the tarball's sha256, so a build's provenance pins its
+inputs exactly. GitHub tarballs come from https://codeload.github.com (HRMKIT_GITHUB_ENDPOINT overrides it: a
+mirror, or a local server in tests).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,18 +32,21 @@ GENERATE = "generate"
 class Source:
     """A resolved source: its kind, the spec the user gave, and the local files (with sha256) it stands for."""
 
-    kind: str  # "hf" | "file" | "dir" | "generate"
+    kind: str  # "hf" | "gh" | "file" | "dir" | "generate"
     spec: str
-    files: dict[str, Path] = field(default_factory=dict)  # role ("train", "test", or a file name) -> local path
+    files: dict[str, Path] = field(default_factory=dict)  # role ("train", "test", "file", "dir") -> local path
     repo: str | None = None
-    revision: str | None = None  # the commit a hub source resolved to
+    revision: str | None = None  # the commit a hub or GitHub source resolved to
+    archive: dict | None = None  # GitHub: {url, sha256, path} of the downloaded tarball
 
     def record(self) -> dict:
         """Provenance entry: spec, kind, and every file (path as given, sha256)."""
         out: dict = {"spec": self.spec, "kind": self.kind}
         if self.repo:
             out.update(repo=self.repo, revision=self.revision)
-        if self.kind == "dir":
+        if self.archive:
+            out["archive"] = dict(self.archive)
+        if "dir" in self.files:
             out["sha256"] = tree_sha256(self.files["dir"])
             out["files"] = {"dir": str(self.files["dir"])}
         elif self.files:
@@ -61,6 +75,98 @@ def hf_download(repo: str, filename: str, revision: str | None = None) -> Path:
         raise HrmkitError(f"hf:{repo}: cannot download {filename}{hint}: {reason}") from None
 
 
+# ------------------------------------------------------------------------------------------------ GitHub
+GITHUB_ENDPOINT = "https://codeload.github.com"
+_GH_SPEC = re.compile(r"^gh:(?P<owner>[A-Za-z0-9][\w.-]*)/(?P<repo>[\w.-]+)@(?P<commit>[0-9a-fA-F]{7,40})"
+                      r"(?::(?P<path>[^:]*))?$")
+
+
+def github_cache() -> Path:
+    """$HRMKIT_HOME/github (default ~/.cache/hrmkit/github): one folder per owner/repo/commit."""
+    return Path(os.environ.get("HRMKIT_HOME") or Path.home() / ".cache" / "hrmkit").expanduser() / "github"
+
+
+def _download(url: str, dest: Path, what: str) -> str:
+    """Stream `url` into `dest` (temporary name, then renamed); return its sha256."""
+    digest = hashlib.sha256()
+    tmp = dest.with_name(f".{dest.name}.part")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as f:
+            for chunk in iter(lambda: resp.read(1 << 20), b""):
+                digest.update(chunk)
+                f.write(chunk)
+    except urllib.error.HTTPError as err:
+        tmp.unlink(missing_ok=True)
+        hint = ": check the owner, repository and commit" if err.code == 404 else ""
+        raise HrmkitError(f"{what}: {url} answered HTTP {err.code}{hint}") from None
+    except (urllib.error.URLError, OSError) as err:
+        tmp.unlink(missing_ok=True)
+        reason = getattr(err, "reason", None) or err
+        raise HrmkitError(f"{what}: cannot download {url} ({reason}); offline? the cache {dest.parent} does not "
+                          "hold this commit yet") from None
+    os.replace(tmp, dest)
+    return digest.hexdigest()
+
+
+def _unpack(tarball: Path, dest: Path, what: str) -> None:
+    """Unpack a GitHub tarball (one top folder, REPO-<sha>/) into `dest` without that top folder, atomically."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        with tarfile.open(tarball, "r:gz") as tar:
+            tar.extractall(tmp, filter="data")  # refuses absolute paths, links out of the tree, devices
+        tops = list(tmp.iterdir())
+        if len(tops) != 1 or not tops[0].is_dir():
+            raise HrmkitError(f"{what}: {tarball} is not a GitHub tarball (expected one top-level folder)")
+        os.replace(tops[0], dest)
+    except (tarfile.TarError, EOFError, OSError) as err:
+        raise HrmkitError(f"{what}: {tarball} cannot be unpacked ({err}); delete it to download again") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def github_fetch(owner: str, repo: str, commit: str) -> tuple[Path, dict]:
+    """The tree of `owner/repo` at `commit`, from the cache or downloaded once; returns (folder, archive record)."""
+    what = f"gh:{owner}/{repo}@{commit}"
+    base = github_cache() / owner / repo
+    tree, meta_file, tarball = base / commit, base / f"{commit}.json", base / f"{commit}.tar.gz"
+    if tree.is_dir() and meta_file.is_file():
+        return tree, json.loads(meta_file.read_text())
+    base.mkdir(parents=True, exist_ok=True)
+    endpoint = (os.environ.get("HRMKIT_GITHUB_ENDPOINT") or GITHUB_ENDPOINT).rstrip("/")
+    url = f"{endpoint}/{owner}/{repo}/tar.gz/{commit}"
+    sha = _download(url, tarball, what)
+    if tree.exists():
+        shutil.rmtree(tree)
+    _unpack(tarball, tree, what)
+    record = {"url": url, "sha256": sha, "path": str(tarball)}
+    tmp = meta_file.with_name(f".{meta_file.name}.tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(tmp, meta_file)  # written last: a tree without it is an interrupted download, fetched again
+    return tree, record
+
+
+def resolve_github(spec: str, dirs: bool) -> Source:
+    m = _GH_SPEC.match(spec)
+    if m is None:
+        raise HrmkitError(f"--source {spec}: expected gh:<owner>/<repo>@<commit>[:<path>] (a commit of 7-40 hex "
+                          "digits pins the data)")
+    owner, repo, commit, sub = m["owner"], m["repo"], m["commit"].lower(), (m["path"] or "").strip("/")
+    if any(part in ("..", ".") for part in sub.split("/")):
+        raise HrmkitError(f"--source {spec}: the path inside the repository may not contain '.' or '..'")
+    tree, archive = github_fetch(owner, repo, commit)
+    path = tree / sub if sub else tree
+    if not path.exists():
+        top = ", ".join(sorted(p.name for p in tree.iterdir() if not p.name.startswith("."))) or "nothing"
+        raise HrmkitError(f"--source {spec}: no '{sub}' in {owner}/{repo} at {commit} (top level: {top})")
+    if path.is_dir() != dirs:
+        kind = "a folder" if path.is_dir() else "a file"
+        need = "ARC sources are folders of task JSON files" if dirs else "this task reads puzzle files"
+        raise HrmkitError(f"--source {spec}: is {kind}; {need}")
+    return Source("gh", spec, {"dir" if dirs else "file": path}, repo=f"{owner}/{repo}", revision=commit,
+                  archive={**archive, "subdir": sub})
+
+
+# ------------------------------------------------------------------------------------------------ resolve
 def resolve(spec: str, *, hub_files: tuple[str, ...] = ("train.csv", "test.csv"), dirs: bool = False) -> Source:
     """Turn a ``--source`` value into local files; fails (HrmkitError) before anything is written."""
     if spec == GENERATE:
@@ -72,6 +178,8 @@ def resolve(spec: str, *, hub_files: tuple[str, ...] = ("train.csv", "test.csv")
         files = {Path(f).stem: hf_download(repo, f, revision or None) for f in hub_files}
         commit = next(iter(files.values())).parent.name  # snapshots/<commit>/<file> in the hub cache
         return Source("hf", spec, files, repo=repo, revision=commit)
+    if spec.startswith("gh:"):
+        return resolve_github(spec, dirs)
     path = Path(spec).expanduser()
     if not path.exists():
         raise HrmkitError(f"--source {spec}: no such file or folder")

@@ -172,14 +172,14 @@ def read_data_meta(data_dir: Path) -> dict:
 
 
 def _hub_dataset(meta: dict) -> str | None:
-    """A data set built from `hf:ORG/NAME` names a Hub data set; that id goes into the card's `datasets:`."""
-    source = meta.get("source")
-    if isinstance(source, dict):
-        if source.get("repo"):
-            return source["repo"]
-        source = source.get("spec")
-    if isinstance(source, str) and source.startswith("hf:"):
-        return source[3:].split("@")[0]
+    """A data set built from `hf:ORG/NAME` names a Hub data set; that id goes into the card's `datasets:`.
+    `hrmkit data build` records its inputs under `sources` (role -> record); a GitHub or local source is no
+    Hub data set."""
+    candidates = [meta.get("source"), *(meta.get("sources") or {}).values()]
+    for source in candidates:
+        spec = source.get("spec") if isinstance(source, dict) else source
+        if isinstance(spec, str) and spec.startswith("hf:"):
+            return (source.get("repo") if isinstance(source, dict) else None) or spec[3:].split("@")[0]
     return None
 
 
