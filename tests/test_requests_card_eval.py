@@ -161,3 +161,18 @@ def test_eval_writes_baselines_and_the_untrained_one_is_a_seeded_fresh_model(tmp
     assert not any(k.startswith("baseline_untrained") for k in fresh)
     assert {"baseline_one_pass_exact_accuracy", "givens_mean", "givens_min", "givens_max"} <= set(fresh)
     assert 0 <= m["baseline_one_pass_token_accuracy"] <= 1
+
+
+def test_card_names_the_hub_data_set_from_a_builds_sources(run_dir, tmp_path):  # noqa: F811
+    """`hrmkit data build` records `sources` (role -> record): an hf: source is a Hub data set, gh: is not."""
+    from hrmkit.zoo import card
+
+    data = tmp_path / "built"
+    data.mkdir()
+    hf = {"spec": "hf:sapientinc/sudoku-extreme", "kind": "hf", "repo": "sapientinc/sudoku-extreme"}
+    (data / "provenance.json").write_text(json.dumps({"family": "sudoku", "sources": {"train": hf, "test": hf}}))
+    assert card.facts_from_dir(run_dir, "me/tiny", data=data).datasets == ["sapientinc/sudoku-extreme"]
+    gh = {"spec": "gh:fchollet/ARC-AGI@3990304:data", "kind": "gh", "repo": "fchollet/ARC-AGI"}
+    (data / "provenance.json").write_text(json.dumps({"family": "arc", "sources": {"source0": gh}}))
+    facts = card.facts_from_dir(run_dir, "me/tiny", data=data)
+    assert facts.datasets == [] and facts.task == "arc"

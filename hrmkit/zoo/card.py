@@ -330,7 +330,8 @@ def difficulty_and_baselines(facts: CardFacts) -> str:
             token = r.get(f"{pre}token_accuracy")
             table.append(f"| {label} | {r[pre + 'exact_accuracy']:.4g} | "
                          f"{'-' if token is None else format(token, '.4g')} |")
-        parts.append("\n".join(table))
+        parts.append("\n".join(table) + "\n\nToken accuracy counts every labelled cell (Sudoku givens and maze "
+                     "walls included), for the model and the baselines alike.")
     if "givens_mean" in r:
         text = (f"Test puzzles: {r['givens_min']:.0f}-{r['givens_max']:.0f} givens (mean {r['givens_mean']:.1f})")
         if "rating_mean" in r:
