@@ -5,7 +5,9 @@ Resolving a source fetches nothing twice (the Hugging Face cache; for GitHub, th
 under $HRMKIT_HOME/github, default ~/.cache/hrmkit/github) and records what was read: every file with its
 sha256, for the hub the commit it came from, for GitHub the tarball's sha256, so a build's provenance pins its
 inputs exactly. GitHub tarballs come from https://codeload.github.com (HRMKIT_GITHUB_ENDPOINT overrides it: a
-mirror, or a local server in tests).
+mirror, or a local server in tests). GitHub documents archives of a full 40-hex commit and keeps their *contents*
+stable, not their compressed bytes: the folder's tree sha256 is the identity to compare, the tarball's sha256
+records what was downloaded.
 """
 
 from __future__ import annotations
