@@ -133,6 +133,29 @@ def check_hrmkit_argv(argv: list[str], cwd: Path) -> None:
         assert cfg.global_batch_size >= 1
 
 
+def option(argv: list[str], name: str) -> str | None:
+    """The value of `name VALUE` in argv (the last one), None when absent."""
+    values = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == name]
+    return values[-1] if values else None
+
+
+def check_stage_outputs(stages: list, argvs: dict[str, list[str]], arc: bool) -> None:
+    """The training curves' PNG is a plot of the train stage; the card stage writes one README.md with
+    `hrmkit zoo card` (no git repository inside a DVC output); the untrained baseline is off for ARC only."""
+    from hrmkit.train.loop import CURVES_FILE
+
+    by_name = {s.name: s for s in stages}
+    train, card = by_name["train"], by_name["card"]
+    curves = (Path(option(argvs["train"], "--live-dir")) / CURVES_FILE).as_posix()
+    assert curves in {o.def_path for o in train.outs if o.is_plot}, f"{train.addressing}: {curves} is no plot"
+    assert argvs["card"][1:3] == ["zoo", "card"], argvs["card"]
+    card_out = option(argvs["card"], "--out")
+    assert card_out.endswith("/README.md") and [o.def_path for o in card.outs] == [card_out], card.addressing
+    assert option(argvs["card"], "--report") in {o.def_path for o in by_name["evaluate"].outs if o.is_metric}
+    evaluate = argvs["evaluate"]
+    assert ("--no-baselines" if arc else "--baselines") in evaluate, evaluate
+
+
 def check_stage_commands(stages: list) -> dict[str, list[str]]:
     """Every stage: one hrmkit command (through torchrun for training) whose options its parsers accept."""
     argvs = {}
@@ -173,9 +196,11 @@ def test_dvc_files_load_and_commands_parse(tmp_path, smoke, shared_data):
     assert list(demo) == ["build", "validate", "train", "evaluate", "card"]
     assert demo["build"][3] == "sudoku" and "generate" in demo["build"]
     assert not any("shared" in a for argv in demo.values() for a in argv), "the demo must not read ../shared"
+    check_stage_outputs(stages["dvc.yaml"], demo, arc=False)
     for name in EXPECTED:
         argvs = check_stage_commands(stages[f"pipelines/{name}/dvc.yaml"])
         assert list(argvs) == ["data", "validate", "train", "evaluate", "card"]
+        check_stage_outputs(stages[f"pipelines/{name}/dvc.yaml"], argvs, arc="arc" in name)
         build = argvs["data"]
         sources = [build[i + 1] for i, a in enumerate(build) if a == "--source"]
         if smoke:  # nothing from the internet
@@ -228,8 +253,12 @@ def test_demo_smoke_end_to_end(tmp_path):
     assert _ran(out) == {"build", "validate", "train", "evaluate", "card"}, out
     metrics = json.loads((repo / "reports/demo/eval/metrics.json").read_text())
     assert 0.0 <= metrics["exact_accuracy"] <= 1.0 and metrics["num_examples"] >= 1
+    for key in ("baseline_one_pass_exact_accuracy", "baseline_untrained_exact_accuracy", "givens_mean"):
+        assert key in metrics, key  # issue 7: the model beside both baselines, and the difficulty
+    assert sorted(p.name for p in (repo / "reports/demo/model").iterdir()) == ["README.md"]  # no git, no weights
     card = (repo / "reports/demo/model/README.md").read_text()
-    assert "exact_accuracy" in card and "sudoku" in card
+    assert "exact_accuracy" in card and "sudoku" in card and "Difficulty and baselines" in card
+    assert (repo / "reports/demo/train/learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", "demo run", cwd=repo)
 
@@ -251,6 +280,7 @@ def test_demo_smoke_end_to_end(tmp_path):
     dvc("plots", "show", "-o", "plots_html", cwd=repo)
     html = (repo / "plots_html" / "index.html").read_text()
     assert "accuracy_per_segment.png" in html and "q_halt_calibration.png" in html
+    assert "learning_curves.png" in html  # the training curves as an image
     assert "exact_accuracy" in html  # the dvclive TSV data are inlined in the page
     assert list((repo / "plots_html" / "static").glob("*.png"))
 
@@ -272,5 +302,9 @@ def test_paper_pipeline_smoke(tmp_path, name, shared_data):
     assert "exact_accuracy" in metrics
     if "arc" in name:
         assert "arc_pass@2" in metrics  # the paper's metric
+        assert "baseline_untrained_exact_accuracy" not in metrics  # --no-baselines
+    else:
+        assert "baseline_untrained_exact_accuracy" in metrics
     assert (base / "reports/model/README.md").is_file()
+    assert (base / "reports/train/learning_curves.png").is_file()
     assert not _ran(dvc("repro", f"pipelines/{name}/dvc.yaml", cwd=repo))
