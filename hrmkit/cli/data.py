@@ -27,7 +27,9 @@ def _range(text: Optional[str], name: str):
 def build(
     task: Annotated[str, typer.Argument(help="sudoku | maze | arc")],
     out: Annotated[Path, typer.Option("--out", help="Output folder (written to a temp name, then renamed).")],
-    source: Annotated[list[str], typer.Option("--source", help="hf:<owner>/<name>[@rev], a file (ARC: a folder; repeat), or generate.")],
+    source: Annotated[list[str], typer.Option("--source", help=(  # "\\[" prints "[" (rich markup)
+        "hf:<owner>/<name>\\[@rev]; gh:OWNER/REPO@COMMIT\\[:PATH] (a GitHub tree at a full 40-character commit, "
+        "PATH a file in it, for ARC a folder); a file (ARC: a folder; repeat); or generate."))],
     test_source: Annotated[Optional[str], typer.Option(help="Where test puzzles come from (default: the hub repo's test.csv).")] = None,
     test_fraction: Annotated[Optional[float], typer.Option(help="Hold out this fraction of the source as test (seeded).")] = None,
     subsample: Annotated[Optional[int], typer.Option(help="Keep N training puzzles (ARC: tasks), seeded.")] = None,
