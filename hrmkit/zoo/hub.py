@@ -343,23 +343,15 @@ def publish(
 ) -> str:
     """Publish a run or model directory as a Hub model repository; return its URL or the local commit."""
     src = Path(src)
-    missing = [f for f in ("model.safetensors", "config.json") if not (src / f).is_file()]
-    if not src.is_dir() or missing:
-        raise HrmkitError(f"{src}: not a training run or model directory ({', '.join(missing) or 'not a folder'} "
-                          "missing; expected model.safetensors + config.json)")
-    if not _REPO_ID.match(repo):
-        raise HrmkitError(f"--repo '{repo}' is not a Hub repo id ORG/NAME")
-    from hrmkit.models.config import ModelConfig
-
-    ModelConfig.from_checkpoint(src)  # a config that cannot rebuild its model is not worth publishing
+    # the card checks SRC (weights, a config.json that rebuilds its model) and REPO before anything is written;
+    # the weights and config.json below are byte copies, so the card's sha256 (of SRC's files) are theirs
+    readme = card.card_text(src, repo, report=report, data=data)
     message = message or f"hrmkit publish {src.name}"
     with tempfile.TemporaryDirectory(prefix="hrmkit-publish-") as tmp:
         stage = Path(tmp)
         for f in ("model.safetensors", "config.json"):
             shutil.copyfile(src / f, stage / f)
-        facts = card.facts_from_dir(src, repo, report=report, data=data)
-        facts.files = {f: card.sha256_file(stage / f) for f in ("model.safetensors", "config.json")}
-        (stage / "README.md").write_text(card.render(facts), encoding="utf-8")
+        (stage / "README.md").write_text(readme, encoding="utf-8")
         if to is not None:
             return _commit_to_git(stage, Path(to), message)
         return _upload(stage, repo, private, message)
