@@ -17,6 +17,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 HERE = Path(__file__).parent
+LABELS = {"R4_recipe_seg4": "R4 recipe, ACT halting, max 4 segments", "R6_recipe_fixed4": "R6 recipe, fixed 4 segments",
+          "R1_recipe": "R1 recipe, ACT halting, max 8 segments", "R2_paper": "R2 paper recipe scaled down",
+          "R3_trm_peers": "R3 recipe in TRM shape (stopped at 3 min)",
+          "R5_recipe_hard": "R5 recipe, 45-50 givens test (one-pass 0%)"}
 
 
 def run_from_log(path: str) -> dict:
@@ -76,8 +80,8 @@ def plot(runs: dict[str, dict], sweep: dict[str, dict]) -> None:
     fig, ax = plt.subplots(1, 3, figsize=(17, 4.8))
     for name, r in runs.items():
         t = [c["t"] / 60 for c in r["curve"]]
-        ax[0].plot(t, [100 * c["exact"] for c in r["curve"]], marker="o", ms=3, label=name)
-        ax[1].plot(t, [100 * c["blank"] for c in r["curve"]], marker="o", ms=3, label=name)
+        ax[0].plot(t, [100 * c["exact"] for c in r["curve"]], marker="o", ms=3, label=LABELS.get(name, name))
+        ax[1].plot(t, [100 * c["blank"] for c in r["curve"]], marker="o", ms=3, label=LABELS.get(name, name))
     base = next(iter(runs.values()))
     for a, key in ((ax[0], "exact"), (ax[1], "blank")):
         a.axhline(100 * base["one_pass"][key], color="grey", ls="--", label="one-pass baseline (50-55 givens)")
