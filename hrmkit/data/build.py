@@ -132,6 +132,27 @@ class Item:
     rating: float | None = None
 
 
+def source_pools(params: BuildParams, items: Callable, rng: np.random.Generator):
+    """Resolve --source / --test-source and return (source, test_source, train_pool, test_pool), split.
+
+    ``items(source, role, params, seed_offset)`` reads one role's items. An ``hf:`` source without
+    --test-source or --test-fraction brings its own test.csv; otherwise the test pool comes from --test-source
+    or is cut from the training pool by ``split_pools``.
+    """
+    spec = params.source[0]
+    hub_test = spec.startswith("hf:") and not params.test_source and params.test_fraction is None
+    source = src.resolve(spec, hub_files=("train.csv", "test.csv") if hub_test else ("train.csv",))
+    train_pool = items(source, "train", params, 0)
+    test_pool, test_source = None, source
+    if params.test_source:
+        test_source = src.resolve(params.test_source, hub_files=("test.csv",))
+        test_pool = items(test_source, "test", params, 1)
+    elif hub_test:
+        test_pool = items(source, "test", params, 1)
+    train_pool, test_pool = split_pools(params, train_pool, test_pool, rng)
+    return source, test_source, train_pool, test_pool
+
+
 def split_pools(params: BuildParams, train_pool: list, test_pool: list | None, rng: np.random.Generator):
     """Apply --test-fraction (when no test pool came with the source), then the seeded subsamples."""
     if test_pool is None:

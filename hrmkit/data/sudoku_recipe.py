@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from hrmkit.data import sources as src
-from hrmkit.data.build import BuildParams, Item, Log, RecipeResult, groups_of, split_pools, subsample_order
+from hrmkit.data.build import BuildParams, Item, Log, RecipeResult, groups_of, source_pools, subsample_order
 from hrmkit.data.format import Family, SplitArrays
 from hrmkit.errors import HrmkitError, where
 
@@ -194,18 +194,8 @@ def _solve(items: list[Item]) -> int:
 
 
 def build_sudoku(params: BuildParams, log: Log) -> RecipeResult:
-    spec = params.source[0]
-    hub_test = spec.startswith("hf:") and not params.test_source and params.test_fraction is None
-    source = src.resolve(spec, hub_files=("train.csv", "test.csv") if hub_test else ("train.csv",))
     rng = np.random.default_rng(params.seed)
-    train_pool = _items(source, "train", params, 0)
-    test_pool, test_source = None, source
-    if params.test_source:
-        test_source = src.resolve(params.test_source, hub_files=("test.csv",))
-        test_pool = _items(test_source, "test", params, 1)
-    elif hub_test:
-        test_pool = _items(source, "test", params, 1)
-    train_pool, test_pool = split_pools(params, train_pool, test_pool, rng)
+    source, test_source, train_pool, test_pool = source_pools(params, _items, rng)
     log(f"sudoku: {len(train_pool)} training candidates, {len(test_pool)} test puzzles")
 
     # seeded subsample, skipping candidates equivalent to a test puzzle

@@ -45,15 +45,22 @@ def family(name: str) -> ModuleType:
     return importlib.import_module(f"hrmkit.puzzles.{name}")
 
 
+def read_text(path: str | Path) -> str:
+    """The file's text, decoded as UTF-8; a missing or undecodable file is an HrmkitError naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise HrmkitError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise HrmkitError(f"{path}: not a UTF-8 text file") from None
+
+
 def detect(path: str | Path) -> ModuleType:
     """The family whose ``sniff`` accepts the file's text (ARC JSON, then mazes, then Sudoku)."""
     path = Path(path)
     if not path.is_file():
         raise HrmkitError(f"{path}: no such file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise HrmkitError(f"{path}: not a UTF-8 text file") from None
+    text = read_text(path)
     for name in ("arc", "maze", "sudoku"):
         try:
             module = family(name)

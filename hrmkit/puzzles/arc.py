@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from hrmkit.errors import HrmkitError, where
-from hrmkit.puzzles import Record
+from hrmkit.puzzles import Record, read_text
 from hrmkit.puzzles.maze import DIHEDRAL_INVERSE, dihedral
 
 NAME = "arc"
@@ -147,12 +147,7 @@ def sniff(text: str) -> bool:
 def load_task(path) -> Task:
     """One task file -> Task (id = the file name without .json)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise HrmkitError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise HrmkitError(f"{path}: not a UTF-8 text file") from None
+    text = read_text(path)
     return parse_task(text, path.stem, source=path)
 
 

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from hrmkit.errors import HrmkitError, where
-from hrmkit.puzzles import ExactResult, Record
+from hrmkit.puzzles import ExactResult, Record, read_text
 
 NAME = "maze"
 CHARSET = "# SGo"
@@ -187,12 +187,7 @@ def read(path, *, skip_invalid: bool = False) -> list[MazeRecord]:
     """Every maze of a file (blocks of rows, or the HF CSV); a bad entry raises "FILE:LINE: ..." unless
     ``skip_invalid``, which gives it a Record with ``error`` set instead."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise HrmkitError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise HrmkitError(f"{path}: not a UTF-8 text file") from None
+    text = read_text(path)
     lines = text.split("\n")
     first = next((ln for ln in lines if ln.strip() and not ln.startswith(";")), "")
     is_csv = first.replace(" ", "").rstrip("\r").split(",") == CSV_HEADER

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hrmkit.errors import HrmkitError, where
-from hrmkit.puzzles import ExactResult, Record
+from hrmkit.puzzles import ExactResult, Record, read_text
 from hrmkit.puzzles import _sudoku_py
 
 try:
@@ -127,12 +127,7 @@ def read(path: str | Path, *, skip_invalid: bool = False) -> list[Record]:
     """Every puzzle of a file, in order. A bad entry raises ``HrmkitError("FILE:LINE: ...")`` unless
     ``skip_invalid``, in which case its Record has ``puzzle=None`` and ``error`` set."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise HrmkitError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise HrmkitError(f"{path}: not a UTF-8 text file") from None
+    lines = read_text(path).splitlines()
     records: list[Record] = []
 
     def add(line_no: int, text: str, make) -> None:
