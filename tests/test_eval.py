@@ -5,7 +5,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from hrmkit.cli import app
@@ -14,12 +13,7 @@ from hrmkit.puzzles import arc
 from test_train_loop import make_dataset
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_metrics_on_a_hand_made_case(tmp_path):

@@ -4,7 +4,6 @@ import json
 from types import SimpleNamespace
 
 import pytest
-import torch
 
 from hrmkit.errors import HrmkitError
 from hrmkit.train.config import TrainConfig
@@ -12,12 +11,7 @@ from hrmkit.train.loop import read_series, total_steps, train
 from test_train_loop import TINY, make_dataset
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_epochs_to_steps_as_the_authors():
