@@ -4,9 +4,11 @@ The model runs `halt_max_steps` segments from the initial state (as the authors 
 answer is scored, so one pass gives accuracy after each segment. Metrics (flat keys of metrics.json):
 
     exact_accuracy, token_accuracy            the answer after the last segment (puzzles all right / cells right)
+    token_accuracy_blanks                     Sudoku: the share of blank cells right after the last segment
     exact_accuracy_step_<k>                   the answer after segment k
     act_steps, exact_accuracy_at_halt         the segment the model's own rule would halt at (HRM: q_halt >
-                                              q_continue, TRM: q_halt > 0; else the last) and the answer there
+                                              q_continue, TRM or halting=fixed: q_halt > 0; else the last)
+                                              and the answer there
     q_halt_accuracy, q_halt_ece               does sigmoid(q_halt) predict "this answer is right"? (all segments;
                                               ECE over 10 bins)
     exact_accuracy_<difficulty>_<bucket>      Sudoku: givens and solver rating; mazes: path length
@@ -23,7 +25,10 @@ answer is scored, so one pass gives accuracy after each segment. Metrics (flat k
     path_length_mean/min/max, grid_side       maze difficulty (moves of the shortest path)
 
 Token accuracies, the baselines' included, count the labelled cells (ignore_label_id excluded), so the numbers
-compare directly.
+compare directly. Exact accuracy always counts every labelled cell, givens included: a model trained with
+loss_on=blanks copies the givens from the input when decoding (hrmkit.models.hrm.keep_givens), which is legitimate
+(they are the puzzle) and is what its logits say, so its raw output is scored; token_accuracy_blanks is the share
+of blank cells right, comparable between models trained on all cells and on blanks.
 """
 
 from __future__ import annotations
@@ -58,9 +63,8 @@ class Predictions:
 
 
 def _halts(model, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
-    if getattr(model.config, "no_ACT_continue", False):
-        return q_halt > 0
-    return q_halt > q_continue
+    """The model's own rule (HRM: q_halt > q_continue; TRM with no_ACT_continue, or halting=fixed: q_halt > 0)."""
+    return model.halts(q_halt, q_continue)
 
 
 @torch.inference_mode()
@@ -182,6 +186,11 @@ def metrics(pred: Predictions, ds) -> dict[str, float]:
         "act_steps": float(pred.halt_step.mean()),
         "exact_accuracy_at_halt": float(at_halt.mean()),
     }
+    if ds.meta.family == "sudoku":  # the cells to fill (input blank): comparable across loss_on settings
+        from hrmkit.models.config import BLANK_TOKEN_ID
+
+        blank = pred.inputs == BLANK_TOKEN_ID
+        m["token_accuracy_blanks"] = float(((pred.pred == pred.labels) & blank).sum() / max(1, blank.sum()))
     for k in range(S):
         m[f"exact_accuracy_step_{k + 1}"] = float(pred.correct[:, k].mean())
         m[f"token_accuracy_step_{k + 1}"] = float(pred.token_acc[:, k].mean())

@@ -4,7 +4,7 @@
 
 The engine (`run_batched`) keeps a batch of *slots* busy over the model's per-segment `forward(carry, batch)`:
 after every segment each slot's puzzle halts when its Q head says so (HRM: q_halt > q_continue; TRM with
-no_ACT_continue: q_halt > 0; the authors' halting rule) or when it has run `max_steps` segments, and a halted
+no_ACT_continue or halting=fixed: q_halt > 0; the authors' halting rule) or when it has run `max_steps` segments, and a halted
 slot is refilled with the next puzzle of the queue (the model resets the carry of halted rows onto the new batch
 row). With `fixed_steps` every puzzle runs `max_steps` segments, as the authors evaluate. When the queue is
 empty, halted slots are dropped, so the tail of the run gets cheaper instead of computing on padding.
@@ -85,10 +85,9 @@ def auto_batch_size(model, device: torch.device | None = None) -> int:
 
 
 def halts(model, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
-    """The authors' halting rule: TRM with no_ACT_continue halts on q_halt > 0, HRM on q_halt > q_continue."""
-    if getattr(model.config, "no_ACT_continue", False):
-        return q_halt > 0
-    return q_halt > q_continue
+    """The model's halting rule: HRM q_halt > q_continue (the authors'); TRM with no_ACT_continue, or a model
+    trained with halting=fixed (no q_continue target), q_halt > 0."""
+    return model.halts(q_halt, q_continue)
 
 
 def _take(carry, rows: list[int]):

@@ -6,6 +6,9 @@
 - auto:     xformers when the input is on CUDA and xformers imports, sdpa otherwise.
 The choice depends on the device of the activations; it is made once per (request, device type) and logged on
 the `hrmkit.models` logger.
+An optional fixed boolean mask [L, L] (True = may attend; the same for every head and batch row) restricts which
+keys a query sees (`attn_mask: sudoku_peers`). SDPA takes it as attn_mask; with a mask the xformers kernel is not
+used: such calls run on SDPA and the fallback is logged once.
 `reference_attention` is the plain softmax(QK^T/sqrt(d))V used by tests to check both kernels.
 """
 
@@ -74,25 +77,52 @@ def resolve_backend(requested: str, device_type: str) -> str:
     return chosen
 
 
-def reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d)) v in float32, q/k/v [B, L, H, D] -> [B, L, H, D]. For tests only."""
+def reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                        mask: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d)) v in float32, q/k/v [B, L, H, D] -> [B, L, H, D]; mask [L, L] True = may
+    attend. For tests only."""
     q, k, v = (t.float().transpose(1, 2) for t in (q, k, v))  # (B, H, L, D)
     scores = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5  # (B, H, L, L)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
     return (scores.softmax(-1) @ v).transpose(1, 2)
 
 
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, backend: str) -> torch.Tensor:
-    """Non-causal attention, q/k/v [B, L, H, D] -> [B, L, H, D] with the resolved `backend`."""
-    if backend == "xformers":
+@functools.cache
+def _log_mask_fallback() -> None:
+    log.info("attention backend: sdpa for masked attention (attn_mask is not passed to xformers)")
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, backend: str,
+           mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Non-causal attention, q/k/v [B, L, H, D] -> [B, L, H, D] with the resolved `backend`; optional fixed
+    boolean mask [L, L] (True = may attend; every row needs one True)."""
+    if backend == "xformers" and mask is None:
         return _xformers_ops().memory_efficient_attention(q, k, v)
-    out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # (B, H, L, D)
+    if backend == "xformers":
+        _log_mask_fallback()
+    out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                         attn_mask=mask)  # (B, H, L, D)
     return out.transpose(1, 2)
+
+
+def sudoku_peer_mask(prefix_len: int = 0) -> torch.Tensor:
+    """[P+81, P+81] bool: cells i, j may attend to each other when they share a row, a column or a box (the
+    diagonal included: 21 keys per cell). The P puzzle-embedding positions in front attend everywhere and are
+    attended by every position (they carry puzzle-wide information, not a cell)."""
+    cell = torch.arange(81)
+    row, col = cell // 9, cell % 9
+    box = 3 * (row // 3) + col // 3
+    peers = (row[:, None] == row) | (col[:, None] == col) | (box[:, None] == box)  # (81, 81)
+    mask = torch.ones(prefix_len + 81, prefix_len + 81, dtype=torch.bool)
+    mask[prefix_len:, prefix_len:] = peers
+    return mask
 
 
 class Attention(nn.Module):
     """Fused QKV projection, optional RoPE, non-causal attention, output projection (no biases)."""
 
-    def __init__(self, hidden: int, num_heads: int, backend: str = "auto"):
+    def __init__(self, hidden: int, num_heads: int, backend: str = "auto", mask: torch.Tensor | None = None):
         super().__init__()
         if hidden % num_heads:
             raise HrmkitError(f"hidden_size {hidden} is not a multiple of num_heads {num_heads}")
@@ -102,6 +132,8 @@ class Attention(nn.Module):
         self.backend = backend  # the request; resolve_backend turns it into a kernel per device
         self.qkv_proj = Linear(hidden, 3 * hidden)
         self.o_proj = Linear(hidden, hidden)
+        # a fixed structural mask [L, L] (not saved: it is a function of the config)
+        self.register_buffer("attn_mask", mask, persistent=False)
 
     def forward(self, x: torch.Tensor, cos_sin: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
         B, L, D = x.shape
@@ -109,5 +141,5 @@ class Attention(nn.Module):
         q, k, v = qkv.unbind(2)  # each (B, L, H, hd)
         if cos_sin is not None:
             q, k = apply_rope(q, k, *cos_sin)
-        out = attend(q, k, v, resolve_backend(self.backend, x.device.type))  # (B, L, H, hd)
+        out = attend(q, k, v, resolve_backend(self.backend, x.device.type), self.attn_mask)  # (B, L, H, hd)
         return self.o_proj(out.reshape(B, L, D))

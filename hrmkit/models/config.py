@@ -20,7 +20,11 @@ import yaml
 
 from hrmkit.errors import HrmkitError, where
 
-POS_ENCODINGS = ("rope", "learned", "none")
+POS_ENCODINGS = ("rope", "learned", "none", "sudoku_rcb")  # sudoku_rcb: learned row/column/box tables (81 cells)
+ATTN_MASKS = ("none", "sudoku_peers")  # sudoku_peers: a cell attends to its row, column and box (itself included)
+LOSS_ON = ("all", "blanks")  # blanks: loss on cells whose input is the blank token; decoding keeps the givens
+HALTING = ("act", "fixed")  # fixed: every sequence runs halt_max_steps segments in training; q_halt still trained
+BLANK_TOKEN_ID = 1  # the data sets' blank cell (Sudoku: 0 pad, 1 blank, 2..10 digits)
 ATTENTION = ("auto", "xformers", "sdpa")
 FORWARD_DTYPES = ("auto", "float32", "bfloat16")  # auto: bfloat16 on CUDA, float32 elsewhere
 
@@ -46,9 +50,13 @@ class ModelConfig:
     pos_encodings: str = "rope"
     rope_theta: float = 10000.0
     rms_norm_eps: float = 1e-5
+    attn_mask: str = "none"
     # adaptive computation time
     halt_max_steps: int = 16
     halt_exploration_prob: float = 0.1
+    halting: str = "act"  # act: the authors' Q-learning halting in training; fixed: no early halt, no exploration
+    # what the loss sees (decoding follows: with blanks the given cells are copied from the input)
+    loss_on: str = "all"
     # execution
     attention: str = "auto"
     forward_dtype: str = "auto"
@@ -82,10 +90,15 @@ class ModelConfig:
             raise HrmkitError("model config: halt_exploration_prob must be in [0, 1], "
                               f"got {self.halt_exploration_prob}")
         for name, allowed in (("pos_encodings", POS_ENCODINGS), ("attention", ATTENTION),
-                              ("forward_dtype", FORWARD_DTYPES)):
+                              ("forward_dtype", FORWARD_DTYPES), ("attn_mask", ATTN_MASKS), ("loss_on", LOSS_ON),
+                              ("halting", HALTING)):
             if getattr(self, name) not in allowed:
                 raise HrmkitError(f"model config: {name} must be one of {', '.join(allowed)}, "
                                   f"got {getattr(self, name)!r}")
+        for name in ("pos_encodings", "attn_mask"):  # the Sudoku priors index the 81 cells of a 9x9 grid
+            if getattr(self, name).startswith("sudoku_") and self.seq_len != 81:
+                raise HrmkitError(f"model config: {name}={getattr(self, name)} needs a 9x9 Sudoku (seq_len 81), "
+                                  f"got seq_len {self.seq_len}")
 
     @property
     def prefix_len(self) -> int:
@@ -165,11 +178,17 @@ class HRMConfig(ModelConfig):
 
     arch: ClassVar[str] = "hrm_act_v1"
     H_layers: int = 4
+    # H-cycles back-propagated in full (their L-calls and H-call); 0: the authors' 1-step gradient (last L- and
+    # H-call only). 1 is what the CPU demo recipe needs (benchmarks/demo_recipe/RESULTS.md).
+    grad_cycles: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.H_layers < 1:
             raise HrmkitError(f"model config: H_layers must be >= 1, got {self.H_layers}")
+        if not 0 <= self.grad_cycles <= self.H_cycles:
+            raise HrmkitError(f"model config: grad_cycles must be in [0, H_cycles={self.H_cycles}], "
+                              f"got {self.grad_cycles}")
 
 
 @dataclass
@@ -185,6 +204,8 @@ class TRMConfig(ModelConfig):
         super().__post_init__()
         if self.puzzle_emb_len < 0:
             raise HrmkitError(f"model config: puzzle_emb_len must be >= 0, got {self.puzzle_emb_len}")
+        if self.mlp_t and self.attn_mask != "none":
+            raise HrmkitError("model config: attn_mask needs attention; mlp_t replaces it by an MLP over positions")
         if self.puzzle_emb_ndim > self.prefix_len * self.hidden_size:
             raise HrmkitError(f"model config: puzzle_emb_ndim {self.puzzle_emb_ndim} does not fit in "
                               f"puzzle_emb_len {self.puzzle_emb_len} positions of {self.hidden_size}")
@@ -218,9 +239,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The reference case in shared/reference/official-hrm-tiny (authors' code, hidden 64, one layer per module).
     "tiny": dict(arch="hrm_act_v1", vocab_size=11, seq_len=81, hidden_size=64, num_heads=2, expansion=4.0,
                  H_layers=1, L_layers=1, H_cycles=2, L_cycles=2, halt_max_steps=4, puzzle_emb_ndim=0),
-    # A small HRM that trains on two CPU cores in minutes (the demo pipeline may override fields).
-    "demo": dict(arch="hrm_act_v1", vocab_size=11, seq_len=81, hidden_size=128, num_heads=4, expansion=4.0,
-                 H_layers=2, L_layers=2, H_cycles=2, L_cycles=2, halt_max_steps=8, puzzle_emb_ndim=0),
+    # The CPU demo recipe (benchmarks/demo_recipe/RESULTS.md, run R6): a 134k-parameter HRM with the Sudoku
+    # structural priors (peer attention mask, row/column/box embeddings), gradient through the last H-cycle, loss
+    # on blanks, 4 fixed segments with deep supervision. 99.6% exact on 50-55-given puzzles in 10 CPU-minutes.
+    "demo": dict(arch="hrm_act_v1", vocab_size=11, seq_len=81, hidden_size=64, num_heads=4, expansion=4.0,
+                 H_layers=1, L_layers=1, H_cycles=2, L_cycles=2, halt_max_steps=4, puzzle_emb_ndim=0,
+                 pos_encodings="sudoku_rcb", attn_mask="sudoku_peers", grad_cycles=1, loss_on="blanks",
+                 halting="fixed"),
     # TRM paper, Sudoku-Extreme: MLP over the sequence, no positional encoding, T=3, n=6 (about 5M parameters).
     "trm-sudoku-mlp": dict(_TRM_PAPER, vocab_size=11, seq_len=81, mlp_t=True, pos_encodings="none", L_cycles=6),
     # TRM paper, Maze-Hard: attention, T=3, n=4 (about 7M parameters).

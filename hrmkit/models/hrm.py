@@ -21,6 +21,20 @@ q_continue_logits [B] and, in training, target_q_continue [B] (from one extra fo
 In training mode a sequence halts when it has run halt_max_steps segments or q_halt > q_continue, but no
 earlier than a random minimum (2..halt_max_steps) drawn with probability halt_exploration_prob. In eval mode
 it halts exactly at halt_max_steps. `trace()` (hrmkit.models.base) runs N segments for inference.
+
+Switches of the config beyond the authors' model (defaults keep their behaviour; the CPU demo recipe,
+benchmarks/demo_recipe/RESULTS.md, turns all of them on):
+- pos_encodings: sudoku_rcb  learned row, column and box tables [9, D]; token positions embed as
+  sqrt(D) * (tok + row + col + box) / sqrt(3) (no RoPE); puzzle-embedding positions are left as they are.
+- attn_mask: sudoku_peers    every attention (all heads, layers, both modules) sees only a cell's row, column and box
+  (hrmkit.models.attention.sudoku_peer_mask; puzzle-embedding positions see and are seen by everything).
+- grad_cycles: k             the last k H-cycles (their L-calls and H-call) are back-propagated in full; 0 = 1-step.
+- loss_on: blanks            the loss covers cells whose input is blank (hrmkit.models.losses); the network is never
+  taught the givens, so its logits at given cells are replaced by a fixed one-hot of the input token: every
+  decoder (trace, evaluation, solve) copies the givens from the input, and exact accuracy still counts all cells.
+- halting: fixed             training runs every sequence exactly halt_max_steps segments (no Q-learning halt, no
+  exploration, no extra forward); q_halt is still trained (BCE on "answer fully right"), and inference may halt
+  per puzzle on q_halt > 0 (`halts`).
 """
 
 from __future__ import annotations
@@ -31,10 +45,24 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from hrmkit.models.attention import Attention
+import torch.nn.functional as F
+
+from hrmkit.models.attention import Attention, sudoku_peer_mask
 from hrmkit.models.base import PretrainedModel
-from hrmkit.models.config import HRMConfig
+from hrmkit.models.config import BLANK_TOKEN_ID, HRMConfig, ModelConfig
 from hrmkit.models.layers import Embedding, Linear, PuzzleEmbedding, RotaryEmbedding, SwiGLU, rms_norm, trunc_normal_
+
+
+def attention_mask(config: ModelConfig) -> torch.Tensor | None:
+    """The fixed structural attention mask [P+L, P+L] the config asks for, or None."""
+    return sudoku_peer_mask(config.prefix_len) if config.attn_mask == "sudoku_peers" else None
+
+
+def keep_givens(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """logits [B, L, V] with every non-blank input cell replaced by a one-hot (0 / -1e4) of its input token."""
+    given = (inputs != BLANK_TOKEN_ID).unsqueeze(-1)  # (B, L, 1)
+    fixed = (F.one_hot(inputs.long(), logits.shape[-1]).to(logits.dtype) - 1) * 1e4  # (B, L, V)
+    return torch.where(given, fixed, logits)
 
 
 class Block(nn.Module):
@@ -42,7 +70,7 @@ class Block(nn.Module):
 
     def __init__(self, config: HRMConfig):
         super().__init__()
-        self.self_attn = Attention(config.hidden_size, config.num_heads, config.attention)
+        self.self_attn = Attention(config.hidden_size, config.num_heads, config.attention, attention_mask(config))
         self.mlp = SwiGLU(config.hidden_size, config.expansion)
         self.eps = config.rms_norm_eps
 
@@ -84,6 +112,12 @@ class HRMInner(nn.Module):
             self.rotary_emb = RotaryEmbedding(D // config.num_heads, total_len, config.rope_theta)
         elif config.pos_encodings == "learned":
             self.embed_pos = Embedding(total_len, D, init_std=1.0 / self.embed_scale)
+        elif config.pos_encodings == "sudoku_rcb":  # one table per Sudoku unit: row, column, box
+            self.embed_row, self.embed_col, self.embed_box = (
+                Embedding(9, D, init_std=1.0 / self.embed_scale) for _ in range(3))
+            cell = torch.arange(81)
+            rcb = torch.stack((cell // 9, cell % 9, 3 * (cell // 27) + (cell % 9) // 3))  # (3, 81)
+            self.register_buffer("cell_units", rcb, persistent=False)
         self._make_modules(config)
         # Initial states: fixed random vectors (buffers, never trained), broadcast over batch and positions.
         self.register_buffer("H_init", trunc_normal_(torch.empty(D), std=1.0), persistent=True)
@@ -99,6 +133,9 @@ class HRMInner(nn.Module):
     def input_embeddings(self, inputs: torch.Tensor, puzzle_ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """[B, seq_len] ids (+ [B] puzzle ids) -> [B, prefix_len + seq_len, D], scaled by sqrt(D)."""
         x = self.embed_tokens(inputs.long(), dtype)  # (B, L, D)
+        if hasattr(self, "embed_row"):  # the sum of four unit-variance terms, scaled back to one
+            row, col, box = self.cell_units
+            x = (x + self.embed_row(row, dtype) + self.embed_col(col, dtype) + self.embed_box(box, dtype)) / math.sqrt(3)
         if hasattr(self, "puzzle_emb"):
             B, D = x.shape[0], x.shape[-1]
             p = self.puzzle_emb(puzzle_ids, dtype)  # (B, puzzle_emb_ndim)
@@ -115,16 +152,25 @@ class HRMInner(nn.Module):
         """One segment: z_H, z_L [B, P+L, D] -> detached z_H, z_L, logits [B, L, V], q_halt [B], q_continue [B]."""
         cfg, cos_sin = self.config, self.cos_sin()
         x = self.input_embeddings(inputs, puzzle_ids, z_H.dtype)
-        with torch.no_grad():  # all but the last L-call and the last H-call
-            for h in range(cfg.H_cycles):
-                for l in range(cfg.L_cycles):
-                    if not (h == cfg.H_cycles - 1 and l == cfg.L_cycles - 1):
+        if cfg.grad_cycles == 0:
+            with torch.no_grad():  # all but the last L-call and the last H-call
+                for h in range(cfg.H_cycles):
+                    for l in range(cfg.L_cycles):
+                        if not (h == cfg.H_cycles - 1 and l == cfg.L_cycles - 1):
+                            z_L = self.L_level(z_L, z_H + x, cos_sin)
+                    if h != cfg.H_cycles - 1:
+                        z_H = self.H_level(z_H, z_L, cos_sin)
+            z_L = self.L_level(z_L, z_H + x, cos_sin)  # 1-step gradient: these two calls are back-propagated
+            z_H = self.H_level(z_H, z_L, cos_sin)
+        else:
+            for h in range(cfg.H_cycles):  # the last grad_cycles H-cycles are back-propagated in full
+                with torch.set_grad_enabled(torch.is_grad_enabled() and h >= cfg.H_cycles - cfg.grad_cycles):
+                    for _ in range(cfg.L_cycles):
                         z_L = self.L_level(z_L, z_H + x, cos_sin)
-                if h != cfg.H_cycles - 1:
                     z_H = self.H_level(z_H, z_L, cos_sin)
-        z_L = self.L_level(z_L, z_H + x, cos_sin)  # 1-step gradient: these two calls are back-propagated
-        z_H = self.H_level(z_H, z_L, cos_sin)
         logits = self.lm_head(z_H)[:, self.prefix_len:]  # (B, L, V): puzzle positions dropped
+        if cfg.loss_on == "blanks":
+            logits = keep_givens(logits, inputs)
         q = self.q_head(z_H[:, 0]).float()  # (B, 2)
         return z_H.detach(), z_L.detach(), logits, q[:, 0], q[:, 1]
 
@@ -185,8 +231,8 @@ class HRM(PretrainedModel):
             steps = steps + 1
             is_last = steps >= self.config.halt_max_steps
             halted = is_last
-            if self.training and self.config.halt_max_steps > 1:
-                halted = halted | self._wants_to_halt(q_halt, q_continue)
+            if self.training and self.config.halt_max_steps > 1 and self.config.halting == "act":
+                halted = halted | self.halts(q_halt, q_continue)
                 # Exploration: some sequences get a random minimum number of steps in 2..halt_max_steps.
                 explore = torch.rand_like(q_halt) < self.config.halt_exploration_prob
                 min_steps = explore * torch.randint_like(steps, low=2, high=self.config.halt_max_steps + 1)
@@ -198,5 +244,9 @@ class HRM(PretrainedModel):
                     outputs["target_q_continue"] = torch.sigmoid(next_value)
         return Carry(z_H, z_L, steps, halted, data), outputs
 
-    def _wants_to_halt(self, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
+    def halts(self, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
+        """The model's own halting rule (training with halting=act, and per-puzzle halting at inference):
+        q_halt > q_continue; with halting=fixed there is no q_continue target, so q_halt > 0."""
+        if self.config.halting == "fixed":
+            return q_halt > 0
         return q_halt > q_continue

@@ -4,13 +4,16 @@
     loss, metrics = act_loss(carry, out)          # loss is a SUM over the batch: divide by the global batch size
 
 Labels come from `carry.current_data["labels"]` (the rows each sequence is working on); positions whose label is
-`ignore_index` do not count. Metrics count only sequences that halted in this step (so they describe final answers).
+`ignore_index` do not count; with loss_on="blanks" neither do cells whose input is not the blank token (the givens
+of a Sudoku), so "sequence fully correct", the Q-halt target, means every blank right. Metrics count only sequences that halted in this step (so they describe final answers).
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from hrmkit.models.config import BLANK_TOKEN_ID
 
 IGNORE_LABEL_ID = -100
 
@@ -44,15 +47,22 @@ LOSSES = {"stablemax_cross_entropy": stablemax_cross_entropy, "softmax_cross_ent
 
 
 def act_loss(carry, outputs: dict[str, torch.Tensor], loss_type: str = "stablemax_cross_entropy",
-             ignore_index: int = IGNORE_LABEL_ID) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+             ignore_index: int = IGNORE_LABEL_ID, loss_on: str = "all",
+             q_weight: float = 0.5) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The authors' ACT loss head, summed over the batch.
 
     loss = sum_b mean_{valid positions} CE(logits, labels)
-           + 0.5 * (BCE(q_halt, sequence fully correct) + BCE(q_continue, target_q_continue) where present)
+           + q_weight * (BCE(q_halt, sequence fully correct) + BCE(q_continue, target_q_continue) where present)
+    loss_on: "all" labelled cells (the authors), or "blanks": only cells whose input is the blank token.
+    q_weight: 0.5 is the authors' weight.
     metrics (sums over halted sequences with at least one label; divide by `count`): count, accuracy (per-token,
     averaged per sequence), exact_accuracy, q_halt_accuracy, steps; plus the detached loss terms.
     """
     labels = carry.current_data["labels"]
+    if loss_on == "blanks":
+        labels = torch.where(carry.current_data["inputs"] == BLANK_TOKEN_ID, labels, ignore_index)
+    elif loss_on != "all":
+        raise ValueError(f"act_loss: loss_on must be all or blanks, got {loss_on!r}")
     logits = outputs["logits"]
     with torch.no_grad():
         mask = labels != ignore_index
@@ -72,10 +82,10 @@ def act_loss(carry, outputs: dict[str, torch.Tensor], loss_type: str = "stablema
     q_halt = outputs["q_halt_logits"]
     q_halt_loss = F.binary_cross_entropy_with_logits(q_halt, seq_correct.to(q_halt.dtype), reduction="sum")
     metrics.update(lm_loss=lm_loss.detach(), q_halt_loss=q_halt_loss.detach())
-    loss = lm_loss + 0.5 * q_halt_loss
+    loss = lm_loss + q_weight * q_halt_loss
     if "target_q_continue" in outputs:
         q_continue_loss = F.binary_cross_entropy_with_logits(outputs["q_continue_logits"],
                                                              outputs["target_q_continue"], reduction="sum")
         metrics["q_continue_loss"] = q_continue_loss.detach()
-        loss = loss + 0.5 * q_continue_loss
+        loss = loss + q_weight * q_continue_loss
     return loss, metrics

@@ -12,6 +12,9 @@ are HRM's (hrmkit.models.hrm). Differences there: with no_ACT_continue (the pape
 q_halt > 0 alone and no target_q_continue is produced, so training needs no extra forward. The model has no
 state outside its weights, so an EMA copy (copy.deepcopy + lerp of parameters) works as is.
 
+The config switches described in hrmkit.models.hrm (pos_encodings: sudoku_rcb, attn_mask, loss_on, halting) work
+the same here; grad_cycles is HRM's (TRM back-propagates its whole last cycle already).
+
 Blocks: attention + SwiGLU as HRM, or with mlp_t (the Sudoku "MLP-mixer" variant) a SwiGLU across the sequence
 positions replaces attention: x = norm(x + mlp_t(x^T)^T).
 """
@@ -23,7 +26,7 @@ from torch import nn
 
 from hrmkit.models.attention import Attention
 from hrmkit.models.config import TRMConfig
-from hrmkit.models.hrm import HRM, HRMInner
+from hrmkit.models.hrm import HRM, HRMInner, attention_mask, keep_givens
 from hrmkit.models.layers import SwiGLU, rms_norm
 
 
@@ -34,7 +37,7 @@ class TRMBlock(nn.Module):
         if config.mlp_t:  # mixes positions: its "hidden" size is the sequence length
             self.mlp_t = SwiGLU(config.seq_len + config.prefix_len, config.expansion)
         else:
-            self.self_attn = Attention(config.hidden_size, config.num_heads, config.attention)
+            self.self_attn = Attention(config.hidden_size, config.num_heads, config.attention, attention_mask(config))
         self.mlp = SwiGLU(config.hidden_size, config.expansion)
         self.eps = config.rms_norm_eps
 
@@ -81,6 +84,8 @@ class TRMInner(HRMInner):
             z = self.L_level(z, y + x, cos_sin)
         y = self.L_level(y, z, cos_sin)
         logits = self.lm_head(y)[:, self.prefix_len:]  # (B, L, V)
+        if cfg.loss_on == "blanks":
+            logits = keep_givens(logits, inputs)
         q = self.q_head(y[:, 0]).float()  # (B, 2)
         return y.detach(), z.detach(), logits, q[:, 0], q[:, 1]
 
@@ -93,7 +98,7 @@ class TRM(HRM):
         super().__init__(config)
         self.bootstrap_q_continue = not config.no_ACT_continue
 
-    def _wants_to_halt(self, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
-        if self.config.no_ACT_continue:
+    def halts(self, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
+        if self.config.no_ACT_continue or self.config.halting == "fixed":
             return q_halt > 0
         return q_halt > q_continue

@@ -37,6 +37,7 @@ class TrainConfig:
     steps: int = 0
     # loss and regularisation
     loss: str = "stablemax"  # stablemax (authors) | softmax
+    q_loss_weight: float = 0.5  # weight of the Q-halt (and Q-continue) BCE; 0.5 = the authors'
     grad_clip: float = 0.0  # max global grad norm; 0 = off (the authors do not clip)
     ema: bool = False  # TRM: evaluate with an exponential moving average of the weights
     ema_rate: float = 0.999
@@ -67,7 +68,7 @@ class TrainConfig:
             setattr(self, f.name, coerced)
         if self.loss not in LOSSES:
             raise HrmkitError(f"training config: loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        for name in ("lr", "puzzle_emb_lr", "weight_decay", "puzzle_emb_weight_decay", "grad_clip", "steps",
+        for name in ("lr", "q_loss_weight", "puzzle_emb_lr", "weight_decay", "puzzle_emb_weight_decay", "grad_clip", "steps",
                      "epochs", "warmup_steps", "checkpoint_every", "eval_every", "eval_batches"):
             if getattr(self, name) < 0:
                 raise HrmkitError(f"training config: {name} must be >= 0, got {getattr(self, name)}")
@@ -105,7 +106,9 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     # small CPU models: short warm-up, larger steps, small batches
     "tiny": dict(lr=1e-3, puzzle_emb_lr=1e-2, weight_decay=0.1, warmup_steps=10, global_batch_size=32, epochs=1,
                  log_every=1),
-    "demo": dict(lr=1e-3, puzzle_emb_lr=1e-2, weight_decay=0.1, warmup_steps=100, global_batch_size=64, epochs=10),
+    # the CPU demo recipe (benchmarks/demo_recipe/RESULTS.md, R6) with the `demo` model preset
+    "demo": dict(lr=1e-3, lr_min_ratio=0.1, puzzle_emb_lr=1e-2, weight_decay=0.1, warmup_steps=100,
+                 global_batch_size=64, steps=2500, loss="softmax", log_every=50),
 }
 
 

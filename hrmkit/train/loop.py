@@ -4,7 +4,8 @@ One *step* is one ACT segment for every sequence of the (persistent) carry: sequ
 step are replaced by the rows of a freshly drawn batch, the others continue with their state (as the authors
 train). Per step:
 
-    batch -> model(carry, batch) -> loss (per-sequence mean CE + 0.5 * (BCE q_halt + BCE q_continue)) / B_local
+    batch -> model(carry, batch) -> loss (per-sequence mean CE + q_loss_weight * (BCE q_halt + BCE q_continue))
+    / B_local (the CE over the cells the model config's loss_on names)
     -> backward (DDP averages gradients over ranks: the mean over the global batch)
     -> Adam-atan2 on the weights, sign-SGD on the puzzle-embedding rows of the batch (all-gathered), EMA
 
@@ -312,7 +313,8 @@ def train(
                 if ckpt_dir is not None:
                     carry = checkpoint.unflatten_into(carry, carry_flat)
             carry, out = net(carry, batch)
-            loss_sum, parts = act_loss(carry, out, f"{cfg.loss}_cross_entropy", ignore_index=ignore_id)
+            loss_sum, parts = act_loss(carry, out, f"{cfg.loss}_cross_entropy", ignore_index=ignore_id,
+                                       loss_on=model_cfg.loss_on, q_weight=cfg.q_loss_weight)
             # every rank must agree to stop, so the finiteness check is summed over ranks
             bad = dist.all_reduce_sum(torch.tensor([0.0 if torch.isfinite(loss_sum) else 1.0], device=info.device))
             if bad.item() > 0:
