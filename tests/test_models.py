@@ -57,6 +57,7 @@ def test_every_preset_builds_with_the_expected_size(name):
         model = build(cfg)
     D, V = cfg.hidden_size, cfg.vocab_size
     heads = 2 * V * D + 2 * D + 2  # embedding, lm_head, q_head (+bias)
+    heads += 3 * 9 * D if cfg.pos_encodings == "sudoku_rcb" else 0  # learned row / column / box tables
     if isinstance(cfg, HRMConfig):
         assert isinstance(model, HRM) and not isinstance(model, TRM)
         layers = (cfg.H_layers + cfg.L_layers) * block_params(D, cfg.expansion)
@@ -98,7 +99,7 @@ def test_config_from_yaml_file_over_a_preset(tmp_path):
     path = tmp_path / "m.yaml"
     path.write_text("preset: demo\nhidden_size: 256\nnum_heads: 8\n")
     cfg = ModelConfig.from_file(path, halt_max_steps=3)
-    assert (cfg.hidden_size, cfg.num_heads, cfg.halt_max_steps, cfg.H_layers) == (256, 8, 3, 2)
+    assert (cfg.hidden_size, cfg.num_heads, cfg.halt_max_steps, cfg.H_layers) == (256, 8, 3, 1)
 
 
 @pytest.mark.parametrize("text, needle", [
