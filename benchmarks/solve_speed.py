@@ -1,11 +1,14 @@
 """Per-puzzle halting vs fixed steps: puzzles/s and accuracy of `hrmkit solve --model` on the same puzzles.
 
     python benchmarks/solve_speed.py --model runs/demo --data data/sudoku --count 1000 [--threads 2] [--json OUT]
+        [--thresholds 0.5,0.9,0.97]     # per-puzzle halting at each sigmoid(q_halt) threshold (default: the model's)
 
 Puzzles: the first --count test puzzles of a data set built by `hrmkit data build` (its test/all__inputs.npy),
 or a puzzle file (--puzzles FILE, any format `hrmkit solve` reads). Both modes run through
 `hrmkit.solve.solve_with_model` with the same batch size (automatic unless --batch-size), after one warm-up
 batch; the time is the whole solve (batching, forward passes, decoding, verification), best of --repeats.
+Per-puzzle halting runs once per --thresholds value (`halt_threshold` of solve_with_model); speed-up is
+against fixed steps.
 Accuracy is the fraction of puzzles whose answer verifies (Sudoku: a valid grid keeping the givens).
 """
 
@@ -56,9 +59,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None, help="write the figures here too")
+    ap.add_argument("--thresholds", default=None,
+                    help="comma-separated halting thresholds on sigmoid(q_halt) (default: the model's halt_threshold)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    thresholds = [float(t) for t in args.thresholds.split(",")] if args.thresholds else [None]
 
     with tempfile.TemporaryDirectory() as tmp:
         path = args.puzzles or puzzle_file(args.data, args.count, Path(tmp) / "puzzles.txt")
@@ -66,16 +72,19 @@ def main() -> None:
         records = [r for r in module.read(path) if r.puzzle is not None][: args.count]
     kw = dict(batch_size=args.batch_size, device="cpu")
     solve_with_model(records[:64], family=module, model=args.model, **kw)  # warm-up
-    halting = measure(records, module, args.model, args.repeats, **kw)
     fixed = measure(records, module, args.model, args.repeats, fixed_steps=True, **kw)
+    halting = {}
+    for t in thresholds:
+        r = measure(records, module, args.model, args.repeats, halt_threshold=t, **kw)
+        r["speedup"] = round(r["puzzles_per_s"] / fixed["puzzles_per_s"], 2)
+        halting["model's" if t is None else str(t)] = r
     report = {"model": args.model, "machine": f"{platform.processor() or platform.machine()}, "
-              f"{torch.get_num_threads()} torch threads", "halting": halting, "fixed_steps": fixed,
-              "speedup": round(halting["puzzles_per_s"] / fixed["puzzles_per_s"], 2)}
-    print(f"{'mode':<12} {'puzzles/s':>10} {'accuracy':>9} {'segments':>9} {'batch':>6}")
-    for name in ("halting", "fixed_steps"):
-        r = report[name]
-        print(f"{name:<12} {r['puzzles_per_s']:>10} {r['accuracy']:>9} {r['mean_segments']:>9} {r['batch_size']:>6}")
-    print(f"speed-up of per-puzzle halting: {report['speedup']}x")
+              f"{torch.get_num_threads()} torch threads", "fixed_steps": fixed, "halting": halting}
+    print(f"{'mode':<16} {'puzzles/s':>10} {'accuracy':>9} {'segments':>9} {'batch':>6} {'speed-up':>9}")
+    rows = [("fixed steps", {**fixed, "speedup": 1.0})] + [(f"halt > {k}", r) for k, r in halting.items()]
+    for name, r in rows:
+        print(f"{name:<16} {r['puzzles_per_s']:>10} {r['accuracy']:>9} {r['mean_segments']:>9} "
+              f"{r['batch_size']:>6} {r['speedup']:>8}x")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
 

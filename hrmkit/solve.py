@@ -4,7 +4,8 @@
 
 The engine (`run_batched`) keeps a batch of *slots* busy over the model's per-segment `forward(carry, batch)`:
 after every segment each slot's puzzle halts when its Q head says so (HRM: q_halt > q_continue; TRM with
-no_ACT_continue or halting=fixed: q_halt > 0; the authors' halting rule) or when it has run `max_steps` segments, and a halted
+no_ACT_continue or halting=fixed: q_halt > 0; the authors' halting rule, i.e. sigmoid(q_halt) > the model's
+halt_threshold at its default 0.5; `halt_threshold` here overrides it, see HRM.halts) or when it has run `max_steps` segments, and a halted
 slot is refilled with the next puzzle of the queue (the model resets the carry of halted rows onto the new batch
 row). With `fixed_steps` every puzzle runs `max_steps` segments, as the authors evaluate. When the queue is
 empty, halted slots are dropped, so the tail of the run gets cheaper instead of computing on padding.
@@ -84,10 +85,11 @@ def auto_batch_size(model, device: torch.device | None = None) -> int:
     return max(1, min(512, 32768 // positions))
 
 
-def halts(model, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
+def halts(model, q_halt: torch.Tensor, q_continue: torch.Tensor, threshold: float | None = None) -> torch.Tensor:
     """The model's halting rule: HRM q_halt > q_continue (the authors'); TRM with no_ACT_continue, or a model
-    trained with halting=fixed (no q_continue target), q_halt > 0."""
-    return model.halts(q_halt, q_continue)
+    trained with halting=fixed (no q_continue target), sigmoid(q_halt) > halt_threshold (0.5: q_halt > 0).
+    `threshold` (None: the model config's halt_threshold) other than 0.5 makes every rule sigmoid(q_halt) > it."""
+    return model.halts(q_halt, q_continue, threshold)
 
 
 def _take(carry, rows: list[int]):
@@ -102,7 +104,8 @@ def _take(carry, rows: list[int]):
 
 @torch.inference_mode()
 def run_batched(model, inputs: np.ndarray, puzzle_ids: np.ndarray | None = None, *, batch_size: int | None = None,
-                max_steps: int | None = None, fixed_steps: bool = False, trace: bool = False) -> list[Run]:
+                max_steps: int | None = None, fixed_steps: bool = False, trace: bool = False,
+                halt_threshold: float | None = None) -> list[Run]:
     """Run every row of `inputs` [N, seq_len] (token ids) to its halt with continuous batching; one Run per row.
 
     Rows enter the batch in order; a row's result depends only on its own input and identifier (each row of the
@@ -113,6 +116,8 @@ def run_batched(model, inputs: np.ndarray, puzzle_ids: np.ndarray | None = None,
     max_steps = cfg.halt_max_steps if max_steps is None else int(max_steps)
     if max_steps < 1:
         raise HrmkitError(f"--max-steps must be >= 1, got {max_steps}")
+    if halt_threshold is not None and not 0.0 < halt_threshold < 1.0:
+        raise HrmkitError(f"--halt-threshold must be a probability in (0, 1), got {halt_threshold}")
     inputs = torch.as_tensor(np.asarray(inputs, dtype=np.int64))
     N = inputs.shape[0]
     if N == 0:
@@ -149,7 +154,7 @@ def run_batched(model, inputs: np.ndarray, puzzle_ids: np.ndarray | None = None,
         q_halt, q_continue = out["q_halt_logits"].float(), out["q_continue_logits"].float()
         done = carry.steps >= max_steps
         if not fixed_steps:
-            done = done | halts(model, q_halt, q_continue)
+            done = done | halts(model, q_halt, q_continue, halt_threshold)
         answers = out["logits"].argmax(-1).cpu().numpy()  # (B, L)
         if trace:
             for pos, row in enumerate(slots):
@@ -343,11 +348,12 @@ def _solve_arc(records, model, directory: Path, *, augmentations: int, seed: int
 def solve_with_model(records: list[Record], *, family: ModuleType, model: str | Path, batch_size: int | None = None,
                      max_steps: int | None = None, fixed_steps: bool = False, trace: bool = False,
                      augmentations: int = ARC_AUGMENTATIONS, seed: int = 0, device: str = "auto",
-                     source: str = "the file") -> list[Solved]:
+                     source: str = "the file", halt_threshold: float | None = None) -> list[Solved]:
     """Solve the parsed records (those with a puzzle) with the model `model` (folder or zoo name).
 
     One Solved per record in order (ARC: one per test input of each task). `info` of the first result also
-    holds the run's totals: seconds, rows, batch size. Raises HrmkitError when the model's task does not match.
+    holds the run's totals: seconds, rows, batch size. `halt_threshold` (a probability; None: the model config's)
+    sets per-puzzle halting on sigmoid(q_halt) > it (see `halts`). Raises HrmkitError when the model's task does not match.
     """
     from hrmkit.models import from_pretrained
 
@@ -360,7 +366,8 @@ def solve_with_model(records: list[Record], *, family: ModuleType, model: str | 
     if not records:
         return []
     batch = batch_size or auto_batch_size(net, dev)
-    run = dict(batch_size=batch, max_steps=max_steps, fixed_steps=fixed_steps, trace=trace)
+    run = dict(batch_size=batch, max_steps=max_steps, fixed_steps=fixed_steps, trace=trace,
+               halt_threshold=halt_threshold)
     start = time.perf_counter()
     if family.NAME == "arc":
         out = _solve_arc(records, net, directory, augmentations=augmentations, seed=seed, **run)

@@ -17,6 +17,7 @@ import torch
 from typer.testing import CliRunner
 
 from hrmkit.cli import app
+from hrmkit.errors import HrmkitError
 from hrmkit.models import ModelConfig, build
 from hrmkit.puzzles import arc, maze, sudoku
 from hrmkit.solve import Run, auto_batch_size, run_batched, solve_with_model
@@ -144,6 +145,41 @@ def test_a_right_answer_is_verified(tmp_path):
     m = _copy_model(tmp_path / "copy-maze", vocab_size=6, seq_len=25)
     rows = [json.loads(x) for x in cli(mazes, "--model", m, "--json").stdout.splitlines()]
     assert [r["status"] for r in rows] == ["verified", "wrong"]
+
+
+def test_halt_threshold_moves_per_puzzle_halting(tmp_path):
+    """sigmoid(q_halt) > halt_threshold decides halting: 0.5 is q_halt > 0 (halting=fixed, TRM) and leaves HRM's
+    q_halt > q_continue; another value, from the config or --halt-threshold, overrides either rule."""
+    from hrmkit.models import from_pretrained
+    from hrmkit.models.trm import TRM
+
+    q_halt, q_continue = torch.tensor([0.0, 1.0, 3.0]), torch.tensor([2.0, 2.0, 2.0])  # sigmoid: .5, .73, .95
+    fixed = build(ModelConfig.from_name("tiny", halting="fixed"))
+    assert fixed.halts(q_halt, q_continue).tolist() == [False, True, True]  # q_halt > 0
+    assert fixed.halts(q_halt, q_continue, 0.9).tolist() == [False, False, True]
+    act = build(ModelConfig.from_name("tiny"))  # the authors' HRM rule at the default 0.5
+    assert act.halts(q_halt, q_continue).tolist() == [False, False, True]
+    assert act.halts(q_halt, q_continue, 0.6).tolist() == [False, True, True]
+    assert build(ModelConfig.from_name("tiny", halt_threshold=0.6)).halts(q_halt, q_continue).tolist() == \
+        [False, True, True]
+    trm = TRM(ModelConfig.from_name("trm-sudoku-mlp", hidden_size=32, num_heads=2, halt_threshold=0.9))
+    assert trm.halts(q_halt, q_continue).tolist() == [False, False, True]
+    with pytest.raises(HrmkitError, match="halt_threshold"):
+        ModelConfig.from_name("tiny", halt_threshold=1.0)
+
+    copier = _copy_model(tmp_path / "copy")  # q_halt 5 (sigmoid 0.9933), q_continue -5: halts after one segment
+    assert {r.segments for r in run_batched(from_pretrained(copier), _puzzles())} == {1}
+    assert {r.segments for r in run_batched(from_pretrained(copier), _puzzles(), halt_threshold=0.995)} == {4}
+    path = tmp_path / "p.txt"
+    path.write_text(f"{SOLVED}\n")
+    for flags, segments in (((), 1), (("--halt-threshold", "0.99"), 1), (("--halt-threshold", "0.995"), 4)):
+        rows = [json.loads(x) for x in cli(path, "--model", copier, "--json", *flags).stdout.splitlines()]
+        assert rows[0]["segments"] == segments and rows[0]["status"] == "verified"
+    cautious = _copy_model(tmp_path / "cautious", halt_threshold=0.995)  # the config's value, overridable
+    assert json.loads(cli(path, "--model", cautious, "--json").stdout)["segments"] == 4
+    assert json.loads(cli(path, "--model", cautious, "--json", "--halt-threshold", "0.5").stdout)["segments"] == 1
+    result = cli(path, "--model", copier, "--halt-threshold", "1.5")
+    assert result.exit_code == 1 and "--halt-threshold must be a probability" in result.stderr
 
 
 def test_task_mismatch_says_so(sudoku_model, tmp_path):

@@ -39,6 +39,8 @@ token_prob = mean over cells of the top softmax probability.
 \b
 Halting: a puzzle stops when its Q head says halt (HRM q_halt > q_continue, TRM q_halt > 0) or at
 --max-steps (default: the model's halt_max_steps), and its batch slot takes the next puzzle.
+--halt-threshold P halts on sigmoid(q_halt) > P instead (default: the model's halt_threshold, 0.5
+unless its config sets one; 0.5 is q_halt > 0, the HRM rule stays q_halt > q_continue at 0.5).
 --fixed-steps runs every puzzle to --max-steps, as the authors evaluate. --batch-size default:
 CPU 32768 token positions per batch (at most 512 rows); CUDA half the free memory over a per-row
 activation estimate.
@@ -160,6 +162,9 @@ def solve(
         "--max-steps", help="Most segments per puzzle (default: the model's halt_max_steps).")] = None,
     fixed_steps: Annotated[bool, typer.Option(
         "--fixed-steps", help="Run every puzzle to --max-steps, ignoring the Q head.")] = False,
+    halt_threshold: Annotated[Optional[float], typer.Option(
+        "--halt-threshold", help="Halt a puzzle once sigmoid(q_halt) > P (default: the model's "
+        "halt_threshold).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(
         "--batch-size", help="Puzzles in flight at once (default: chosen for the machine).")] = None,
     trace: Annotated[bool, typer.Option(
@@ -181,6 +186,8 @@ def solve(
     for name, value in (("--batch-size", batch_size), ("--max-steps", max_steps)):
         if value is not None and value < 1:
             raise HrmkitError(f"{name} must be >= 1, got {value}")
+    if halt_threshold is not None and not 0.0 < halt_threshold < 1.0:
+        raise HrmkitError(f"--halt-threshold must be a probability in (0, 1), got {halt_threshold}")
     if augmentations < 1:
         raise HrmkitError(f"--augmentations must be >= 1, got {augmentations}")
     if not file.exists():
@@ -190,7 +197,7 @@ def solve(
         raise HrmkitError("--submission is for ARC tasks solved with --model")
     if solver == "exact":
         for flag, used in (("--trace", trace), ("--fixed-steps", fixed_steps), ("--max-steps", max_steps),
-                           ("--batch-size", batch_size)):
+                           ("--batch-size", batch_size), ("--halt-threshold", halt_threshold is not None)):
             if used:
                 raise HrmkitError(f"{flag} is for --model solving, not the exact solver")
         results = _exact_results(records, module)
@@ -199,7 +206,7 @@ def solve(
 
         results = solve_with_model(records, family=module, model=model, batch_size=batch_size, max_steps=max_steps,
                                    fixed_steps=fixed_steps, trace=trace, augmentations=augmentations, seed=seed,
-                                   device=device, source=str(file))
+                                   device=device, source=str(file), halt_threshold=halt_threshold)
     if submission is not None:
         from hrmkit.solve import write_submission
 

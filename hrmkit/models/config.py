@@ -55,6 +55,10 @@ class ModelConfig:
     halt_max_steps: int = 16
     halt_exploration_prob: float = 0.1
     halting: str = "act"  # act: the authors' Q-learning halting in training; fixed: no early halt, no exploration
+    # Per-puzzle halting (`model.halts`): halt once sigmoid(q_halt) > halt_threshold. The default 0.5 is the
+    # authors' q_halt > 0 (TRM, halting=fixed); HRM with halting=act keeps its q_halt > q_continue at 0.5 and uses
+    # the threshold only when set to another value. With halting=act it also decides when training halts.
+    halt_threshold: float = 0.5
     # what the loss sees (decoding follows: with blanks the given cells are copied from the input)
     loss_on: str = "all"
     # execution
@@ -89,6 +93,8 @@ class ModelConfig:
         if not 0.0 <= self.halt_exploration_prob <= 1.0:
             raise HrmkitError("model config: halt_exploration_prob must be in [0, 1], "
                               f"got {self.halt_exploration_prob}")
+        if not 0.0 < self.halt_threshold < 1.0:
+            raise HrmkitError(f"model config: halt_threshold must be a probability in (0, 1), got {self.halt_threshold}")
         for name, allowed in (("pos_encodings", POS_ENCODINGS), ("attention", ATTENTION),
                               ("forward_dtype", FORWARD_DTYPES), ("attn_mask", ATTN_MASKS), ("loss_on", LOSS_ON),
                               ("halting", HALTING)):

@@ -34,7 +34,7 @@ benchmarks/demo_recipe/RESULTS.md, turns all of them on):
   decoder (trace, evaluation, solve) copies the givens from the input, and exact accuracy still counts all cells.
 - halting: fixed             training runs every sequence exactly halt_max_steps segments (no Q-learning halt, no
   exploration, no extra forward); q_halt is still trained (BCE on "answer fully right"), and inference may halt
-  per puzzle on q_halt > 0 (`halts`).
+  per puzzle on sigmoid(q_halt) > halt_threshold (`halts`; default 0.5, i.e. q_halt > 0).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from torch import nn
 
 import torch.nn.functional as F
 
+from hrmkit.errors import HrmkitError
 from hrmkit.models.attention import Attention, sudoku_peer_mask
 from hrmkit.models.base import PretrainedModel
 from hrmkit.models.config import BLANK_TOKEN_ID, HRMConfig, ModelConfig
@@ -175,6 +176,13 @@ class HRMInner(nn.Module):
         return z_H.detach(), z_L.detach(), logits, q[:, 0], q[:, 1]
 
 
+def halt_logit(p: float) -> float:
+    """The q_halt logit above which sigmoid(q_halt) > p (0 at p = 0.5)."""
+    if not 0.0 < p < 1.0:
+        raise HrmkitError(f"halt threshold must be a probability in (0, 1), got {p}")
+    return math.log(p / (1.0 - p))
+
+
 @dataclass
 class Carry:
     """ACT state between segments; every tensor has the batch as first dim."""
@@ -244,9 +252,12 @@ class HRM(PretrainedModel):
                     outputs["target_q_continue"] = torch.sigmoid(next_value)
         return Carry(z_H, z_L, steps, halted, data), outputs
 
-    def halts(self, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
+    def halts(self, q_halt: torch.Tensor, q_continue: torch.Tensor, threshold: float | None = None) -> torch.Tensor:
         """The model's own halting rule (training with halting=act, and per-puzzle halting at inference):
-        q_halt > q_continue; with halting=fixed there is no q_continue target, so q_halt > 0."""
-        if self.config.halting == "fixed":
-            return q_halt > 0
+        q_halt > q_continue (the authors'); with halting=fixed there is no q_continue target, so q_halt > 0, i.e.
+        sigmoid(q_halt) > halt_threshold at its default 0.5. `threshold` (default: config.halt_threshold) other
+        than 0.5 replaces either rule by sigmoid(q_halt) > threshold."""
+        p = self.config.halt_threshold if threshold is None else threshold
+        if self.config.halting == "fixed" or p != 0.5:
+            return q_halt > halt_logit(p)
         return q_halt > q_continue

@@ -26,7 +26,7 @@ from torch import nn
 
 from hrmkit.models.attention import Attention
 from hrmkit.models.config import TRMConfig
-from hrmkit.models.hrm import HRM, HRMInner, attention_mask, keep_givens
+from hrmkit.models.hrm import HRM, HRMInner, attention_mask, halt_logit, keep_givens
 from hrmkit.models.layers import SwiGLU, rms_norm
 
 
@@ -98,7 +98,10 @@ class TRM(HRM):
         super().__init__(config)
         self.bootstrap_q_continue = not config.no_ACT_continue
 
-    def halts(self, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
+    def halts(self, q_halt: torch.Tensor, q_continue: torch.Tensor, threshold: float | None = None) -> torch.Tensor:
+        """sigmoid(q_halt) > threshold (default config.halt_threshold; at 0.5 the paper's q_halt > 0) with
+        no_ACT_continue or halting=fixed; otherwise HRM's rule (hrmkit.models.hrm.HRM.halts)."""
         if self.config.no_ACT_continue or self.config.halting == "fixed":
-            return q_halt > 0
-        return q_halt > q_continue
+            p = self.config.halt_threshold if threshold is None else threshold
+            return q_halt > halt_logit(p)
+        return super().halts(q_halt, q_continue, threshold)
