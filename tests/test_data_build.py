@@ -207,3 +207,16 @@ def test_arc_recipe_holds_out_evaluation_tests_and_stores_inverses(arc_dirs, tmp
     n_train_pairs = sum(len(t.train) + (0 if t.id in evals else len(t.test)) for t in tasks.values())
     base_rows = sum(np.diff(tr.arrays.puzzle_indices)[tr.arrays.group_indices[:-1]])
     assert base_rows == n_train_pairs
+
+
+def test_arc_subsample_keeps_evaluation_tasks(tmp_path, shared_data):
+    """A small --subsample of ARC-AGI-2 (1000 training + 120 evaluation tasks) still has a test split."""
+    from hrmkit.data.build import BuildParams, build
+
+    for seed in range(4):
+        out = tmp_path / f"arc{seed}"
+        build("arc", out, BuildParams(source=[str(shared_data / "arc" / "arc-agi-2")], subsample=3, augment=1,
+                                      seed=seed))
+        meta = json.loads((out / "test" / "dataset.json").read_text())
+        assert meta["total_groups"] >= 1
+        assert json.loads((out / "train" / "dataset.json").read_text())["total_groups"] == 3

@@ -69,7 +69,15 @@ def build_arc(params: BuildParams, log: Log) -> RecipeResult:
     if params.subsample is not None:
         if params.subsample > len(tasks):
             raise HrmkitError(f"--subsample {params.subsample} exceeds the {len(tasks)} tasks of the sources")
-        tasks = [tasks[i] for i in sorted(rng.permutation(len(tasks))[: params.subsample])]
+        # Stratified, so that a small subsample still has evaluation tasks (the test split) when the sources do:
+        # evaluation tasks keep their share of the sources, at least one.
+        evals = [i for i, (_, is_eval) in enumerate(tasks) if is_eval]
+        others = [i for i, (_, is_eval) in enumerate(tasks) if not is_eval]
+        n_eval = min(len(evals), max(1 if evals else 0, round(params.subsample * len(evals) / len(tasks))))
+        keep = list(rng.permutation(evals)[:n_eval]) + list(rng.permutation(others)[: params.subsample - n_eval])
+        if len(keep) < params.subsample:  # too few non-evaluation tasks: fill with evaluation ones
+            keep += [i for i in rng.permutation(evals) if i not in keep][: params.subsample - len(keep)]
+        tasks = [tasks[i] for i in sorted(keep)]
     if not any(is_eval for _, is_eval in tasks):
         raise HrmkitError("arc: no evaluation tasks among the sources, so no test split (include an evaluation/ folder)")
     for task, is_eval in tasks:
