@@ -392,6 +392,14 @@ def render(facts: CardFacts, template: Path = TEMPLATE) -> str:
     limits = [TASK_LIMITS.get(facts.task or "", "The task could not be determined from the files given.")]
     limits.append(f"Fixed input size: sequences of {cfg.get('seq_len', '?')} tokens; another puzzle size needs "
                   "another model.")
+    if cfg.get("attn_mask") == "sudoku_peers":
+        limits.append("Built-in structural prior: attention only between Sudoku peers (same row, column or box) "
+                      "and learned row/column/box embeddings (`attn_mask: sudoku_peers`). This, not the generic "
+                      "architecture, is what lets it learn in minutes on a CPU; it works only for 9x9 Sudoku.")
+    if cfg.get("halting") == "fixed":
+        limits.append(f"Trained and evaluated with a fixed {cfg.get('halt_max_steps', '?')} segments; per-puzzle "
+                      "halting (`hrmkit solve` default) stops earlier and is less accurate: use `--fixed-steps` "
+                      "or `--halt-threshold 0.97` (benchmarks/RESULTS-solve.md).")
     limits.append("Reported numbers are those of the source named beside each; only numbers with the source "
                   "'hrmkit eval report' were measured by hrmkit on these weights.")
     fields = {
