@@ -132,6 +132,14 @@ class Item:
     rating: float | None = None
 
 
+def generate_count(params: BuildParams, role: str) -> int:
+    """How many puzzles `--source generate` makes for a role ("train" or "test"); it must be given."""
+    n = params.count if role == "train" else params.test_count
+    if n is None:
+        raise HrmkitError(f"--source generate needs --{'count' if role == 'train' else 'test-count'} N")
+    return n
+
+
 def source_pools(params: BuildParams, items: Callable, rng: np.random.Generator):
     """Resolve --source / --test-source and return (source, test_source, train_pool, test_pool), split.
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from hrmkit.data import sources as src
-from hrmkit.data.build import BuildParams, Item, Log, RecipeResult, groups_of, source_pools, subsample_order
+from hrmkit.data.build import (BuildParams, Item, Log, RecipeResult, generate_count, groups_of, source_pools,
+                               subsample_order)
 from hrmkit.data.format import Family, SplitArrays
 from hrmkit.errors import HrmkitError, where
 
@@ -158,9 +159,7 @@ def _items(source: src.Source, role: str, params: BuildParams, seed_offset: int)
     from hrmkit.puzzles import sudoku
 
     if source.kind == "generate":
-        n = params.count if role == "train" else params.test_count
-        if n is None:
-            raise HrmkitError(f"--source generate needs --{'count' if role == 'train' else 'test-count'} N")
+        n = generate_count(params, role)
         opts = params.family_options
         made = sudoku.generate(n, givens=opts.get("givens"), rating=opts.get("rating"), seed=params.seed + seed_offset)
         return [Item(f"generate#{i}", p.grid, p.answer, p.rating) for i, p in enumerate(made)]

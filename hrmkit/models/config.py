@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import yaml
 
 from hrmkit.errors import HrmkitError, where
+from hrmkit.fields import coerce_fields
 
 POS_ENCODINGS = ("rope", "learned", "none", "sudoku_rcb")  # sudoku_rcb: learned row/column/box tables (81 cells)
 ATTN_MASKS = ("none", "sudoku_peers")  # sudoku_peers: a cell attends to its row, column and box (itself included)
@@ -66,18 +67,7 @@ class ModelConfig:
     forward_dtype: str = "auto"
 
     def __post_init__(self) -> None:
-        for f in fields(self):  # YAML/JSON give 4 for 4.0 and "1e-5" for 1e-5: coerce to the declared type
-            value = getattr(self, f.name)
-            kind = {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
-            if kind is bool and not isinstance(value, bool):
-                raise HrmkitError(f"model config: {f.name} must be true or false, got {value!r}")
-            try:
-                coerced = kind(value)
-            except (TypeError, ValueError):
-                raise HrmkitError(f"model config: {f.name} must be {kind.__name__}, got {value!r}") from None
-            if kind is int and coerced != value:
-                raise HrmkitError(f"model config: {f.name} must be an integer, got {value!r}")
-            setattr(self, f.name, coerced)
+        coerce_fields(self, "model config")
         positive = ("vocab_size", "seq_len", "num_puzzle_identifiers", "hidden_size", "num_heads", "L_layers",
                     "H_cycles", "L_cycles", "halt_max_steps")
         for name in positive:

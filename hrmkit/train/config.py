@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from hrmkit.errors import HrmkitError, where
+from hrmkit.fields import coerce_fields
 
 LOSSES = ("stablemax", "softmax")
 
@@ -52,20 +53,7 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            kind = {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
-            if kind is bool:
-                if not isinstance(value, bool):
-                    raise HrmkitError(f"training config: {f.name} must be true or false, got {value!r}")
-                continue
-            try:
-                coerced = kind(value)
-            except (TypeError, ValueError):
-                raise HrmkitError(f"training config: {f.name} must be {kind.__name__}, got {value!r}") from None
-            if kind is int and coerced != value:
-                raise HrmkitError(f"training config: {f.name} must be an integer, got {value!r}")
-            setattr(self, f.name, coerced)
+        coerce_fields(self, "training config")
         if self.loss not in LOSSES:
             raise HrmkitError(f"training config: loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         for name in ("lr", "q_loss_weight", "puzzle_emb_lr", "weight_decay", "puzzle_emb_weight_decay", "grad_clip", "steps",
