@@ -51,7 +51,8 @@ def test_pull_will_not_overwrite_a_foreign_folder(tmp_path):
     assert (out / "thesis.tex").read_text() == "precious"
 
 
-def test_resolve(tmp_path):
+def test_resolve(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative names below must not meet a real runs/ of the checkout (after `make demo`)
     assert resolve(str(tmp_path)) == tmp_path  # an existing folder is used as it is
     with pytest.raises(HrmkitError, match="no such model directory"):
         resolve("./runs/missing")
