@@ -62,11 +62,6 @@ class Predictions:
     halt_step: np.ndarray  # (N,) 1-based segment where the model would halt
 
 
-def _halts(model, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
-    """The model's own rule (HRM: q_halt > q_continue; TRM with no_ACT_continue, or halting=fixed: q_halt > 0)."""
-    return model.halts(q_halt, q_continue)
-
-
 @torch.inference_mode()
 def predict(model, ds, *, batch_size: int = 256, max_batches: int | None = None, steps: int | None = None,
             transform=None) -> Predictions:
@@ -97,7 +92,7 @@ def predict(model, ds, *, batch_size: int = 256, max_batches: int | None = None,
         right = (preds == labels[None]) & mask[None]  # (S, B, L)
         n_lab = np.maximum(mask.sum(-1), 1)
         qh, qc = out["q_halt_logits"], out["q_continue_logits"]  # (S, B)
-        halts = _halts(model, qh, qc).cpu().numpy()  # (S, B)
+        halts = model.halts(qh, qc).cpu().numpy()  # (S, B)
         halts[-1] = True
         parts["index"].append(index[real])
         parts["inputs"].append(b["inputs"][real])

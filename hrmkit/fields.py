@@ -26,3 +26,14 @@ def coerce_fields(instance, what: str) -> None:
         if kind is int and coerced != value:
             raise HrmkitError(f"{what}: {f.name} must be an integer, got {value!r}")
         setattr(instance, f.name, coerced)
+
+
+def from_mapping(klass, data: dict, source: str, unknown: str):
+    """`klass(**data)` with unknown keys refused (`unknown` formats their list) and errors prefixed by `source`."""
+    extra = sorted(set(data) - {f.name for f in fields(klass)})
+    if extra:
+        raise HrmkitError(f"{source}: " + unknown.format(", ".join(extra)))
+    try:
+        return klass(**data)
+    except HrmkitError as err:
+        raise HrmkitError(f"{source}: {err}") from None

@@ -85,13 +85,6 @@ def auto_batch_size(model, device: torch.device | None = None) -> int:
     return max(1, min(512, 32768 // positions))
 
 
-def halts(model, q_halt: torch.Tensor, q_continue: torch.Tensor, threshold: float | None = None) -> torch.Tensor:
-    """The model's halting rule: HRM q_halt > q_continue (the authors'); TRM with no_ACT_continue, or a model
-    trained with halting=fixed (no q_continue target), sigmoid(q_halt) > halt_threshold (0.5: q_halt > 0).
-    `threshold` (None: the model config's halt_threshold) other than 0.5 makes every rule sigmoid(q_halt) > it."""
-    return model.halts(q_halt, q_continue, threshold)
-
-
 def _take(carry, rows: list[int]):
     """The carry restricted to `rows` (every tensor of it has the batch first)."""
     idx = torch.tensor(rows, device=carry.steps.device)
@@ -154,7 +147,7 @@ def run_batched(model, inputs: np.ndarray, puzzle_ids: np.ndarray | None = None,
         q_halt, q_continue = out["q_halt_logits"].float(), out["q_continue_logits"].float()
         done = carry.steps >= max_steps
         if not fixed_steps:
-            done = done | halts(model, q_halt, q_continue, halt_threshold)
+            done = done | model.halts(q_halt, q_continue, halt_threshold)
         answers = out["logits"].argmax(-1).cpu().numpy()  # (B, L)
         if trace:
             for pos, row in enumerate(slots):

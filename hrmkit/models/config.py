@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
 
 from hrmkit.errors import HrmkitError, where
-from hrmkit.fields import coerce_fields
+from hrmkit.fields import coerce_fields, from_mapping
 
 POS_ENCODINGS = ("rope", "learned", "none", "sudoku_rcb")  # sudoku_rcb: learned row/column/box tables (81 cells)
 ATTN_MASKS = ("none", "sudoku_peers")  # sudoku_peers: a cell attends to its row, column and box (itself included)
@@ -118,14 +118,7 @@ class ModelConfig:
         klass = ARCHS[arch]
         if cls.arch and klass is not cls:
             raise HrmkitError(f"{source}: arch {arch!r} is not {cls.arch!r}")
-        known = {f.name for f in fields(klass)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise HrmkitError(f"{source}: unknown field(s) {', '.join(unknown)} for arch {arch!r}")
-        try:
-            return klass(**data)
-        except HrmkitError as err:
-            raise HrmkitError(f"{source}: {err}") from None
+        return from_mapping(klass, data, source, "unknown field(s) {} for arch " + repr(arch))
 
     @classmethod
     def from_name(cls, name: str, **overrides) -> ModelConfig:

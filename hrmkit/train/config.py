@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from hrmkit.errors import HrmkitError, where
-from hrmkit.fields import coerce_fields
+from hrmkit.fields import coerce_fields, from_mapping
 
 LOSSES = ("stablemax", "softmax")
 
@@ -71,13 +71,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "training config") -> "TrainConfig":
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise HrmkitError(f"{source}: unknown training field(s) {', '.join(unknown)}")
-        try:
-            return cls(**data)
-        except HrmkitError as err:
-            raise HrmkitError(f"{source}: {err}") from None
+        return from_mapping(cls, data, source, "unknown training field(s) {}")
 
 
 # Paper recipes per model preset (HRM: the authors' README commands; TRM: its README). Batch 768 throughout.
