@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from hrmkit.api import load  # hrmkit.load once the package root exports it
 from hrmkit.cli import app
 from hrmkit.models import ModelConfig, build
-from hrmkit.zoo import card, hub
+from hrmkit.zoo import card, hub, registry
 from hrmkit.zoo.official import load_official
 
 pytest.importorskip("olah")
@@ -261,3 +261,85 @@ def test_repo_not_on_the_server(online, tmp_path):
     res = invoke("pull", "hrmkit-test/absent", "--out", str(tmp_path / "out"))
     message = error_of(res)
     assert "hrmkit-test/absent" in message and "not found" in message
+
+
+def test_pin_writes_commit_and_hashes_then_pull_holds_to_them(online, tmp_path, monkeypatch, reference_dir):
+    ref = reference_dir
+    repo_dir = online.repos / "sapient-test" / "to-pin"
+    commit = git_repo(repo_dir, {"step_0": ref / "step_0", "all_config.yaml": ref / "all_config.yaml"})
+    zoo = tmp_path / "zoo"
+    entry_yaml(zoo, "to-pin", "sapient-test/to-pin", "main", {})
+    path = zoo / "to-pin.yaml"
+    text = path.read_text().replace("revision: main", "# a comment that stays\nrevision: main  # follow main")
+    path.write_text(text)
+    monkeypatch.setenv("HRMKIT_ZOO_PATH", str(zoo))
+
+    res = invoke("pull", "to-pin", "--out", str(tmp_path / "before"))
+    assert res.exit_code == 0, res.output
+    assert "note: the registry entry 'to-pin' follows the branch 'main'" in res.stderr
+
+    res = invoke("zoo", "pin", "to-pin")
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip() == str(path)
+    entry = registry.parse_entry(path)
+    assert entry.revision == commit and entry.pinned
+    assert entry.sha256 == {"step_0": card.sha256_file(ref / "step_0"),
+                            "all_config.yaml": card.sha256_file(ref / "all_config.yaml")}
+    pinned = path.read_text()
+    assert "# a comment that stays\n" in pinned and "follow main" not in pinned and "  # main on " in pinned
+    # every other line is as it was
+    untouched = [line for line in text.splitlines() if not line.startswith(("revision:", "sha256:"))]
+    assert [line for line in pinned.splitlines() if not line.startswith(("revision:", "sha256:", "  step_0:",
+                                                                          "  all_config.yaml:"))] == untouched
+
+    # main moves on; the pinned entry still pulls the pinned commit, and its hashes are checked
+    (repo_dir / "step_0").write_bytes(b"not the weights any more")
+    ident = ["-c", "user.name=test", "-c", "user.email=test@localhost"]
+    subprocess.run(["git", "-C", str(repo_dir), *ident, "commit", "-qam", "move main"], check=True)
+    res = invoke("pull", "to-pin", "--out", str(tmp_path / "after"))
+    assert res.exit_code == 0, res.output
+    assert "note:" not in res.stderr
+    assert hub.read_source(tmp_path / "after")["commit"] == commit
+    assert (tmp_path / "after" / "model.safetensors").read_bytes() == (tmp_path / "before" /
+                                                                      "model.safetensors").read_bytes()
+    # pinning again with --revision main follows the move; the new weights are not a checkpoint, and pin still
+    # records what is there (pinning is about identity, converting is pull's job)
+    res = invoke("zoo", "pin", "to-pin", "--revision", "main")
+    assert res.exit_code == 0, res.output
+    assert registry.parse_entry(path).sha256["step_0"] == hashlib.sha256(b"not the weights any more").hexdigest()
+
+
+def test_pin_needs_the_network(tmp_path, monkeypatch):
+    zoo = tmp_path / "zoo"
+    entry_yaml(zoo, "offline-pin", "sapient-test/offline-pin", "main", {})
+    monkeypatch.setenv("HRMKIT_ZOO_PATH", str(zoo))
+    before = (zoo / "offline-pin.yaml").read_text()
+    res = invoke("zoo", "pin", "offline-pin")
+    assert error_of(res) == "error: hrmkit zoo pin offline-pin needs the network (HF_HUB_OFFLINE is set)"
+    assert (zoo / "offline-pin.yaml").read_text() == before
+
+
+def test_corrupt_download_is_caught_against_the_hub_hash(online, tmp_path):
+    torch.manual_seed(0)
+    run = tmp_path / "run"
+    build(ModelConfig.from_name("tiny")).save_pretrained(run)
+    res = invoke("publish", str(run), "--repo", "hrmkit-test/corrupt", "--to", str(online.repos / "hrmkit-test" / "corrupt"))
+    assert res.exit_code == 0, res.output
+    res = invoke("pull", "hrmkit-test/corrupt", "--out", str(tmp_path / "good"))
+    assert res.exit_code == 0, res.output
+
+    # flip one byte of the cached weights: same size, same blob name (the git blob sha1 the server sent as ETag)
+    blobs = list((Path(os.environ["HF_HUB_CACHE"]) / "models--hrmkit-test--corrupt" / "blobs").iterdir())
+    blob = max(blobs, key=lambda p: p.stat().st_size)
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    res = invoke("pull", "hrmkit-test/corrupt", "--out", str(tmp_path / "bad"))
+    message = error_of(res)
+    assert "hrmkit-test/corrupt/model.safetensors" in message and "does not match the Hub's hash" in message
+    assert f"expected {blob.name}" in message and "--force" in message
+    assert not (tmp_path / "bad").exists()
+    # --force downloads it again, and the check passes
+    res = invoke("pull", "hrmkit-test/corrupt", "--out", str(tmp_path / "bad"), "--force")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "bad" / "model.safetensors").read_bytes() == (run / "model.safetensors").read_bytes()

@@ -311,6 +311,23 @@ def test_save_and_load_round_trip(tmp_path, make):
         assert torch.equal(a[key], b[key]), key
 
 
+def test_saved_weights_are_the_same_bytes_in_every_process(tmp_path):
+    """A saved model's sha256 is its identity (registry pins, dvc.lock, model cards): saving the same weights in
+    separate processes must give the same file. (safetensors orders metadata keys by a per-process hash.)"""
+    import hashlib
+    import subprocess
+    import sys
+
+    tiny().save_pretrained(tmp_path / "m")
+    script = ("import sys, torch; from hrmkit.models import from_pretrained; "
+              "from_pretrained(sys.argv[1]).save_pretrained(sys.argv[2])")
+    digests = set()
+    for i in range(4):
+        subprocess.run([sys.executable, "-c", script, str(tmp_path / "m"), str(tmp_path / f"copy{i}")], check=True)
+        digests.add(hashlib.sha256((tmp_path / f"copy{i}" / "model.safetensors").read_bytes()).hexdigest())
+    assert digests == {hashlib.sha256((tmp_path / "m" / "model.safetensors").read_bytes()).hexdigest()}
+
+
 def test_loading_broken_folders_raises_one_clear_error(tmp_path):
     model = tiny()
     model.save_pretrained(tmp_path / "m")

@@ -123,3 +123,36 @@ def test_cli_zoo_list_and_show():
     assert "sapientinc/HRM-checkpoint-maze-30x30-hard" in res.stdout and "seq_len:     900" in res.stdout
     res = runner.invoke(app, ["zoo", "show", "nope"])
     assert res.exit_code == 1 and res.stderr.startswith("error: unknown model 'nope'")
+
+
+@pytest.mark.parametrize("name", ["sudoku-extreme", "maze-30x30-hard", "arc-2"])
+def test_pinning_a_shipped_entry_changes_only_its_two_lines(tmp_path, name):
+    from hrmkit.zoo.hub import rewrite_pins
+
+    src = registry.PACKAGED / f"{name}.yaml"
+    text = src.read_text()
+    commit, digest = "0123456789abcdef" * 2 + "01234567", "ab" * 32
+    pinned = rewrite_pins(text, src, commit, {"checkpoint": digest, "all_config.yaml": "cd" * 32}, note="main")
+    (tmp_path / src.name).write_text(pinned)
+    entry = registry.parse_entry(tmp_path / src.name)
+    assert entry.pinned and entry.revision == commit
+    assert entry.sha256 == {"checkpoint": digest, "all_config.yaml": "cd" * 32}
+    before, after = registry.parse_entry(src), entry
+    for field in ("name", "repo", "format", "task", "seq_len", "arch", "license", "citation", "metrics", "weights"):
+        assert getattr(before, field) == getattr(after, field), field
+    assert "not pinned" not in pinned and f"revision: {commit}  # main\n" in pinned
+    kept = [line for line in text.splitlines() if not line.startswith(("revision:", "sha256:"))]
+    assert [line for line in pinned.splitlines() if not line.startswith(("revision:", "sha256:", "  "))] == [
+        line for line in kept if not line.startswith("  ")]
+
+
+def test_pinning_again_replaces_a_block_mapping_and_adds_a_missing_key(tmp_path):
+    from hrmkit.zoo.hub import rewrite_pins
+
+    text = "name: x\nsha256:\n  old: " + "11" * 32 + "\n  other: " + "22" * 32 + "  # gone\n\nrevision: v1\nlicense: mit\n"
+    out = rewrite_pins(text, Path("x.yaml"), "f" * 40, {"new": "33" * 32})
+    assert out == "name: x\nsha256:\n  new: " + "33" * 32 + "\n\nrevision: " + "f" * 40 + "\nlicense: mit\n"
+    out = rewrite_pins("name: x\nrevision: main", Path("x.yaml"), "e" * 40, {})
+    assert out == "name: x\nrevision: " + "e" * 40 + "\nsha256: {}\n"
+    with pytest.raises(HrmkitError, match="no top-level 'revision'"):
+        rewrite_pins("name: x\n", Path("x.yaml"), "e" * 40, {})

@@ -40,7 +40,7 @@ _COMMANDS = [
     ("solve", "solve", "solve", "Solve a file of puzzles (exact solver or a model) and verify the answers."),
     ("zoo", "pull", "pull", "Download a model from the zoo / Hugging Face Hub and convert it."),
     ("zoo", "publish", "publish", "Publish a trained run or model directory to the Hub (or a local repo)."),
-    ("zoo", "zoo_app", "zoo", "List and inspect the model registry."),
+    ("zoo", "zoo_app", "zoo", "List, inspect and pin the model registry; write model cards."),
     ("data", "app", "data", "Build, validate and show datasets."),
     ("train", "train", "train", "Train an HRM/TRM model (single process or torchrun)."),
     ("evaluate", "evaluate", "eval", "Evaluate a trained model on a dataset."),

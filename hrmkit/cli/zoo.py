@@ -1,4 +1,4 @@
-"""`hrmkit pull`, `hrmkit publish` and `hrmkit zoo list|show|card`: parse, call hrmkit.zoo, print."""
+"""`hrmkit pull`, `hrmkit publish` and `hrmkit zoo list|show|card|pin`: parse, call hrmkit.zoo, print."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ def pull(
     source = hub.read_source(path) or {}
     typer.echo(f"pulled {source.get('repo', name)} at {source.get('commit', '?')} ({source.get('format')} format)",
                err=True)
+    entry = registry.find(name)
+    if entry is not None and not entry.pinned and revision is None:
+        typer.echo(f"note: the registry entry '{name}' follows the branch '{entry.revision}', not a fixed commit; "
+                   f"`hrmkit zoo pin {name}` writes the commit and file hashes into {entry.path}", err=True)
     typer.echo(str(path))
 
 
@@ -49,7 +53,7 @@ def publish(
         typer.echo(where)
 
 
-zoo_app = typer.Typer(no_args_is_help=True, help="List and inspect the model registry.")
+zoo_app = typer.Typer(no_args_is_help=True, help="List, inspect and pin the model registry; write model cards.")
 
 
 def _fmt_metrics(entry: registry.ZooEntry) -> str:
@@ -61,7 +65,8 @@ def list_models() -> None:
     """One line per registry entry: name, task, format, Hub repo and revision, reported metric."""
     entries = registry.load_registry()
     rows = [("NAME", "TASK", "FORMAT", "REPO@REVISION", "REPORTED")]
-    rows += [(e.name, e.task, e.format, f"{e.repo}@{e.revision[:12]}", _fmt_metrics(e)) for e in entries.values()]
+    rows += [(e.name, e.task, e.format, f"{e.repo}@{e.revision[:12]}" + ("" if e.pinned else " (unpinned)"),
+              _fmt_metrics(e)) for e in entries.values()]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
@@ -75,7 +80,7 @@ def show(name: Annotated[str, typer.Argument(help="A registry name.")]) -> None:
         f"name:        {e.name}",
         f"description: {e.description}",
         f"repo:        {e.repo}",
-        f"revision:    {e.revision}" + ("" if e.pinned else "  (a branch, not a pinned commit)"),
+        f"revision:    {e.revision}" + ("" if e.pinned else "  (a branch, not a pinned commit: `hrmkit zoo pin` pins it)"),
         f"format:      {e.format}" + (f" (weights file: {e.weights})" if e.weights else ""),
         f"task:        {e.task}",
         f"seq_len:     {e.seq_len}",
@@ -109,3 +114,23 @@ def card(
     """Write the model card `hrmkit publish` would write (README.md), without git or network."""
     path = cards.write_card(run_dir, out, repo=repo, report=report, data=data)
     typer.echo(str(path))
+
+
+@zoo_app.command("pin")
+def pin(
+    names: Annotated[list[str], typer.Argument(help="Registry names to pin.")],
+    revision: Annotated[Optional[str], _opt("Branch, tag or commit to pin (default: the entry's revision).")] = None,
+) -> None:
+    """Pin entries to the commit their revision names now, with the sha256 of their files (needs the network).
+
+    Downloads the files each entry uses (into the Hugging Face cache), checks them against the Hub's hashes, and
+    rewrites the entry's YAML file: `revision:` becomes the full commit, `sha256:` lists the weights and config.
+    Commit the changed zoo/*.yaml (and hrmkit/zoo/registry/*.yaml, updated with it).
+    """
+    for name in names:
+        entry, commit, hashes, written = hub.pin(name, revision=revision)
+        typer.echo(f"{name}: {entry.repo} {revision or entry.revision} -> {commit}", err=True)
+        for f, h in sorted(hashes.items()):
+            typer.echo(f"  sha256 {f}: {h}", err=True)
+        for path in written:
+            typer.echo(str(path))

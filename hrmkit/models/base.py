@@ -101,7 +101,9 @@ class PretrainedModel(nn.Module):
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().to("cpu").contiguous() for k, v in self.state_dict().items()}
         weights_tmp = directory / f".{WEIGHTS_NAME}.tmp"
-        save_file(state, str(weights_tmp), metadata={"format": "pt", "arch": self.config.arch})
+        # one metadata key only: safetensors keeps metadata in a hash map, so with two keys their order (and the
+        # file's bytes and sha256) changes from run to run; the architecture is in config.json
+        save_file(state, str(weights_tmp), metadata={"format": "pt"})
         config_tmp = directory / f".{CONFIG_NAME}.tmp"
         config_tmp.write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
         for tmp in (weights_tmp, config_tmp):

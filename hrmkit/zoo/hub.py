@@ -2,9 +2,14 @@
 
 pull: huggingface_hub does the transfer (its cache under HF_HUB_CACHE, resumable downloads, progress bars,
 HF_ENDPOINT for a mirror, HF_TOKEN for private repositories, HF_HUB_OFFLINE for the cache alone). hrmkit then
-checks the pinned sha256, converts the authors' format, and leaves a model directory
+checks every downloaded file against the Hub's own hash (the ETag that names its blob in the cache: the sha256 of
+an LFS file, the git blob sha1 of any other) and against the registry's pinned sha256, converts the authors' format, and leaves a model directory
 (model.safetensors, config.json, README.md) under HRMKIT_HOME (default ~/.cache/hrmkit/models/<name>), written
 to a temporary folder and renamed into place, with `.hrmkit-source.json` saying where it came from.
+
+pin: `pin(name)` resolves a registry entry's revision to the commit it names now, downloads the files the
+entry uses, verifies them as above and writes the commit and their sha256 into the entry's YAML file (the
+maintainer's step that turns `revision: main` into a reproducible pin).
 
 publish: a run or model directory becomes a Hub model repository: the weights, config.json and a model card.
 It goes to the Hub with HfApi (create_repo + upload_folder), or with `to=DIR` into a local git repository on
@@ -17,6 +22,8 @@ Every failure a user can cause ends in one HrmkitError; huggingface_hub is impor
 from __future__ import annotations
 
 import contextlib
+import datetime
+import hashlib
 import json
 import os
 import re
@@ -190,6 +197,39 @@ def _fetch(repo: str, revision: str, fmt: str | None, weights: str | None, force
     return snapshot, fmt, wanted, snapshot.name  # the cache names a snapshot by its commit
 
 
+def _git_blob_sha1(path: Path) -> str:
+    """The id git gives a file's content: sha1 of `blob <size>\\0` + the bytes (the Hub's ETag of a non-LFS file)."""
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_download(snapshot: Path, files: list[str], repo: str, commit: str) -> int:
+    """Recompute the Hub's hash of each downloaded file; return how many were checked.
+
+    huggingface_hub stores a file as `blobs/<etag>` and links `snapshots/<commit>/<file>` to it; the Hub's ETag is
+    the sha256 of an LFS file and the git blob sha1 of any other, so the blob's name is the hash the server
+    vouches for. A cache without symlinks (copies) names nothing, and is not checked here.
+    """
+    checked = 0
+    for name in files:
+        blob = (snapshot / name).resolve()
+        etag = blob.name
+        if re.fullmatch(r"[0-9a-f]{64}", etag):
+            got = card.sha256_file(blob)
+        elif re.fullmatch(r"[0-9a-f]{40}", etag):
+            got = _git_blob_sha1(blob)
+        else:
+            continue
+        if got != etag:
+            raise HrmkitError(f"{repo}/{name}@{commit[:12]}: the downloaded file does not match the Hub's hash "
+                              f"(expected {etag}, got {got}); the download is corrupt: run again with --force")
+        checked += 1
+    return checked
+
+
 def check_sha256(snapshot: Path, pins: dict[str, str], repo: str, revision: str) -> dict[str, str]:
     """Compare the pinned hashes with the downloaded files; return the sha256 of every file checked."""
     seen = {}
@@ -244,6 +284,7 @@ def pull(
 
     snapshot, fmt, wanted, commit = _fetch(
         repo, rev, entry.format if entry else None, entry.weights if entry else None, force)
+    verify_download(snapshot, wanted, repo, commit)
     hashes = check_sha256(snapshot, entry.sha256 if entry else {}, repo, rev)
     hashes.update({f: hashes.get(f) or card.sha256_file(snapshot / f) for f in wanted})
 
@@ -303,6 +344,87 @@ def _swap_in(tmp: Path, out: Path) -> None:
     tmp.rename(out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------------ pin
+def pinned_files(fmt: str, wanted: list[str]) -> list[str]:
+    """The files a pin covers: the weights and the config they are read with (not the model card)."""
+    return [f for f in wanted if f != "README.md"] if fmt == "hrmkit" else wanted
+
+
+def pin(name: str, revision: str | None = None) -> tuple[ZooEntry, str, dict[str, str], list[Path]]:
+    """Pin a registry entry: its revision -> a full commit, and the sha256 of its files at that commit.
+
+    Rewrites the entry's YAML file in place (and its twin, when the repository's `zoo/` and the packaged copy
+    were identical); returns (entry before, commit, {file: sha256}, files written). Needs the network.
+    """
+    from hrmkit.zoo.registry import get, parse_entry
+
+    entry = get(name)
+    if _offline():
+        raise HrmkitError(f"hrmkit zoo pin {name} needs the network (HF_HUB_OFFLINE is set)")
+    rev = revision or entry.revision
+    snapshot, fmt, wanted, commit = _fetch(entry.repo, rev, entry.format, entry.weights, force=False)
+    verify_download(snapshot, wanted, entry.repo, commit)
+    hashes = {f: card.sha256_file(snapshot / f) for f in pinned_files(fmt, wanted)}
+    path = Path(entry.path)
+    old = path.read_text(encoding="utf-8")
+    new = rewrite_pins(old, path, commit, hashes, note=f"{rev} on {datetime.date.today()}" if rev != commit else None)
+    with tempfile.TemporaryDirectory() as tmp:  # schema-check the new text under the entry's own file name
+        probe = Path(tmp) / path.name
+        probe.write_text(new, encoding="utf-8")
+        parse_entry(probe)
+    written = []
+    for target in [path, *_twins(path, old)]:
+        part = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+        part.write_text(new, encoding="utf-8")
+        part.replace(target)
+        written.append(target)
+    return entry, commit, hashes, written
+
+
+def _twins(path: Path, text: str) -> list[Path]:
+    """The other copy of a shipped entry (repo `zoo/` <-> package `hrmkit/zoo/registry/`) when it is identical."""
+    from hrmkit.zoo.registry import PACKAGED
+
+    repo_zoo = PACKAGED.parents[2] / "zoo"
+    others = [repo_zoo / path.name, PACKAGED / path.name]
+    return [o for o in others if o.resolve() != path.resolve() and o.is_file() and o.read_text(encoding="utf-8") == text]
+
+
+def rewrite_pins(text: str, path: Path, commit: str, hashes: dict[str, str], note: str | None = None) -> str:
+    """The entry's YAML text with `revision:` set to `commit` and the `sha256:` mapping set to `hashes`.
+
+    Only those two top-level keys change (each from its key to the end of its value's last line, comments on
+    those lines included); every other line, comment and the key order stay as they are.
+    """
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    spans = {k.value: (k.start_mark.index, v) for k, v in node.value} if isinstance(node, yaml.MappingNode) else {}
+    if "revision" not in spans:
+        raise HrmkitError(f"{path}: no top-level 'revision' key to pin")
+
+    def line_end(index: int) -> int:
+        end = text.find("\n", index)
+        return len(text) if end < 0 else end + 1
+
+    def value_end(value: yaml.Node) -> int:
+        last = value.end_mark.index
+        while last > 0 and text[last - 1] in " \t\r\n":
+            last -= 1
+        return line_end(last - 1 if last > 0 else 0)
+
+    edits = []
+    start, value = spans["revision"]
+    edits.append((start, value_end(value), f"revision: {commit}" + (f"  # {note}" if note else "") + "\n"))
+    block = "sha256:\n" + "".join(f"  {f}: {h}\n" for f, h in sorted(hashes.items())) if hashes else "sha256: {}\n"
+    if "sha256" in spans:
+        start, value = spans["sha256"]
+        edits.append((start, value_end(value), block))
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    if "sha256" not in spans:
+        text += ("" if text.endswith("\n") else "\n") + block
+    return text
 
 
 def resolve(name: str) -> Path:
