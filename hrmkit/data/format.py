@@ -26,6 +26,13 @@ so a sampler that draws one puzzle per group sees every base equally often howev
 Sudoku and mazes have one example per puzzle; an ARC puzzle is one task (its demonstration pairs in train,
 its test pairs in test, under the same identifier). ``all`` is the single set name (the authors' ``sets``).
 
+Folders built by the authors' scripts (``dataset/build_{sudoku,maze,arc}_dataset.py``: the same arrays, a
+``dataset.json`` with only their nine fields, no provenance) are read too: ``open_dataset`` derives hrmkit's fields
+from the arrays (family from seq_len and vocabulary: 81/11 Sudoku, 900/6 maze, 900/12 ARC) and says in
+``provenance`` that the folder is the authors' (``{"format": "authors", ...}``), so such data trains and evaluates
+without a rebuild. Augmentation records are absent there, so ARC voting and the augmentation checks of
+``validate`` are not available on them.
+
 ``dataset.json`` holds the authors' fields ``seq_len, vocab_size, pad_id, ignore_label_id,
 blank_identifier_id, num_puzzle_identifiers, total_groups, mean_puzzle_examples, sets`` and hrmkit's
 ``format, format_version, family, split, num_examples, num_puzzles, grid`` (rows, cols of the board behind
@@ -298,15 +305,47 @@ class Dataset:
         return self.splits[name]
 
 
+AUTHORS_FIELDS = ("pad_id", "ignore_label_id", "blank_identifier_id", "vocab_size", "seq_len",
+                  "num_puzzle_identifiers", "total_groups", "mean_puzzle_examples", "sets")
+# (seq_len, vocab_size) of the authors' builders -> (family, board rows x cols, augmentation layout)
+AUTHORS_FAMILIES = {(81, 11): ("sudoku", [9, 9], "sudoku-v1"), (900, 6): ("maze", [30, 30], "dihedral-v1"),
+                    (900, 12): ("arc", [30, 30], "arc-v1")}
+
+
+def is_authors(data: dict) -> bool:
+    """A ``dataset.json`` written by the authors' scripts: their fields and none of hrmkit's."""
+    return "format" not in data and "family" not in data and all(k in data for k in AUTHORS_FIELDS)
+
+
+def authors_metadata(data: dict, split: str, arrays: SplitArrays, source: str) -> Metadata:
+    """hrmkit's metadata for an authors'-built split, derived from its arrays (see the module docstring)."""
+    key = (data["seq_len"], data["vocab_size"])
+    if key not in AUTHORS_FAMILIES:
+        known = ", ".join(f"{n} (seq_len {k[0]}, vocab {k[1]})" for k, (n, _, _) in AUTHORS_FAMILIES.items())
+        raise HrmkitError(f"{source}: an authors'-format data set with seq_len {key[0]} and vocab_size {key[1]} "
+                          f"is none of the families hrmkit reads: {known}")
+    family, grid, layout = AUTHORS_FAMILIES[key]
+    if arrays.inputs.ndim != 2 or arrays.inputs.shape[1] != data["seq_len"]:
+        raise HrmkitError(f"{source}: inputs are {list(arrays.inputs.shape)}, not [N, {data['seq_len']}]")
+    return Metadata(**{k: data[k] for k in AUTHORS_FIELDS}, family=family, split=split,
+                    num_examples=arrays.num_examples, num_puzzles=arrays.num_puzzles, grid=grid,
+                    augmentation_layout=layout, augmented=arrays.num_puzzles > arrays.num_groups)
+
+
 def load_split(path: Path, split: str, mmap: bool = True) -> Split:
     path = Path(path)
-    meta = Metadata.from_dict(read_json(path / split / "dataset.json"), str(path / split / "dataset.json"))
+    source = str(path / split / "dataset.json")
+    data = read_json(path / split / "dataset.json")
+    if not isinstance(data, dict):
+        raise HrmkitError(f"{source}: not a JSON object")
     found = {}
     for name in REQUIRED + OPTIONAL:
         f = path / array_file(split, name)
         if name in REQUIRED or f.exists():
             found[name] = load_array(f, mmap)
-    return Split(split, meta, SplitArrays(**found))
+    arrays = SplitArrays(**found)
+    meta = authors_metadata(data, split, arrays, source) if is_authors(data) else Metadata.from_dict(data, source)
+    return Split(split, meta, arrays)
 
 
 def open_dataset(path: str | Path, mmap: bool = True) -> Dataset:
@@ -314,14 +353,22 @@ def open_dataset(path: str | Path, mmap: bool = True) -> Dataset:
     path = Path(path)
     if not path.is_dir():
         raise HrmkitError(f"{path}: no such data set folder")
-    provenance = read_json(path / "provenance.json")
     identifiers = read_json(path / "identifiers.json")
-    ds = Dataset(path, provenance, identifiers)
+    if not isinstance(identifiers, list):
+        raise HrmkitError(f"{path / 'identifiers.json'}: not a JSON list of puzzle names")
+    provenance = read_json(path / "provenance.json") if (path / "provenance.json").is_file() else None
+    ds = Dataset(path, provenance or {}, identifiers)
     for split in SPLITS:
         if (path / split / "dataset.json").is_file():
             ds.splits[split] = load_split(path, split, mmap)
     if not ds.splits:
         raise HrmkitError(f"{path}: no split folder with a dataset.json")
+    if provenance is None:
+        metas = [s.meta for s in ds.splits.values()]
+        if not all(is_authors(read_json(path / s / "dataset.json")) for s in ds.splits):
+            raise HrmkitError(f"{path / 'provenance.json'}: missing (every folder `hrmkit data build` writes has one)")
+        ds.provenance = {"format": "authors", "family": metas[0].family,
+                         "note": "built by the HRM authors' dataset scripts; read as is (no provenance recorded)"}
     if (path / "augmentations.json").is_file():
         ds.extra["augmentations"] = read_json(path / "augmentations.json")
     return ds

@@ -35,6 +35,7 @@ from hrmkit.data.format import (
     Dataset,
     Split,
     array_file,
+    is_authors,
     load_split,
     read_json,
     sha256_file,
@@ -439,6 +440,12 @@ def validate(path: str | Path, report: str | Path | None = None) -> dict:
     path = Path(path)
     if not path.is_dir():
         raise HrmkitError(f"{path}: no such data set folder")
+    if not (path / "provenance.json").is_file() and any(
+            (path / s / "dataset.json").is_file() and is_authors(read_json(path / s / "dataset.json"))
+            for s in ("train", "test")):
+        raise HrmkitError(f"{path}: built by the HRM authors' scripts (no provenance.json, no augmentation records), "
+                          "which these suites need; `hrmkit train` and `hrmkit eval` read it as it is, and "
+                          "`hrmkit data build` makes a checkable copy from the original puzzles")
     provenance = read_json(path / "provenance.json")
     identifiers = read_json(path / "identifiers.json")
     family = provenance.get("family")
