@@ -200,3 +200,73 @@ def test_cli_converts_and_refuses_two_length_options(tmp_path):
     result = runner.invoke(app, ["convert", "official", str(ckpt), "--out", str(tmp_path / "n"), "--task", "sudoku",
                                  "--seq-len", "81"])
     assert result.exit_code == 2 and "not both" in result.stderr
+
+
+# ---- TRM (SamsungSAILMontreal/TinyRecursiveModels: the same file layout, its own arch name and fields) ---------
+def write_trm_official(directory: Path, model, prefix: str = "_orig_mod.model.") -> Path:
+    """A TRM checkpoint as the TRM authors' pretrain.py saves it: step_N + all_config.yaml (config/arch/trm.yaml
+    fields, resolved; their H_layers is declared and ignored)."""
+    cfg = model.config
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save({prefix + k: v.to(torch.bfloat16) if k.endswith("_init") else v
+                for k, v in model.state_dict().items()}, directory / "step_20")
+    arch = {"name": "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1",
+            "loss": {"name": "losses@ACTLossHead", "loss_type": "stablemax_cross_entropy"},
+            "halt_exploration_prob": 0.1, "halt_max_steps": cfg.halt_max_steps, "H_cycles": cfg.H_cycles,
+            "L_cycles": cfg.L_cycles, "H_layers": 0, "L_layers": cfg.L_layers, "hidden_size": cfg.hidden_size,
+            "num_heads": cfg.num_heads, "expansion": cfg.expansion, "puzzle_emb_ndim": cfg.puzzle_emb_ndim,
+            "pos_encodings": cfg.pos_encodings, "forward_dtype": "bfloat16", "mlp_t": cfg.mlp_t,
+            "puzzle_emb_len": cfg.puzzle_emb_len, "no_ACT_continue": True}
+    (directory / "all_config.yaml").write_text(yaml.safe_dump({"arch": arch, "ema": True, "seed": 0}))
+    return directory / "step_20"
+
+
+@pytest.mark.parametrize("mlp_t", [False, True])
+def test_trm_checkpoints_convert_with_their_names_and_shapes(tmp_path, mlp_t):
+    from hrmkit.models import TRM
+
+    torch.manual_seed(3)
+    model = TRM(ModelConfig.from_name("trm-sudoku-mlp" if mlp_t else "trm-arc", hidden_size=32, num_heads=2,
+                                      puzzle_emb_ndim=32, puzzle_emb_len=4, num_puzzle_identifiers=5,
+                                      **({} if mlp_t else {"seq_len": 36})))
+    with torch.no_grad():
+        model.puzzle_emb.weights.normal_()
+    ckpt = write_trm_official(tmp_path / "ckpt", model)
+    if mlp_t:  # the MLP across positions fixes the length; rope models need it given
+        loaded = load_official(ckpt)
+    else:
+        with pytest.raises(HrmkitError, match="--seq-len"):
+            load_official(ckpt)
+        loaded = load_official(ckpt, seq_len=36)
+    assert isinstance(loaded, TRM) and loaded.config.mlp_t == mlp_t and loaded.config.puzzle_emb_len == 4
+    assert loaded.config.seq_len == model.config.seq_len and loaded.config.num_puzzle_identifiers == 5
+    for key, value in model.state_dict().items():
+        want = value.to(torch.bfloat16).float() if key.endswith("_init") else value
+        assert torch.equal(loaded.state_dict()[key], want), key
+    result = CliRunner().invoke(app, ["convert", "official", str(ckpt), "--out", str(tmp_path / "m"),
+                                      *([] if mlp_t else ["--seq-len", "36"])])
+    assert result.exit_code == 0, result.output
+    assert "(trm," in result.stdout
+    again = from_pretrained(tmp_path / "m")
+    x = torch.randint(1, model.config.vocab_size, (2, model.config.seq_len))
+    ids = torch.tensor([4, 1])
+    torch.testing.assert_close(again.trace(x, ids, steps=2)["logits"], loaded.trace(x, ids, steps=2)["logits"],
+                               rtol=0, atol=0)
+
+
+def test_trm_config_fields_are_checked(tmp_path):
+    from hrmkit.models import TRM
+
+    torch.manual_seed(4)
+    model = TRM(ModelConfig.from_name("trm-arc", hidden_size=32, num_heads=2, seq_len=16, puzzle_emb_ndim=0))
+    ckpt = write_trm_official(tmp_path / "ckpt", model)
+    config = yaml.safe_load((ckpt.parent / "all_config.yaml").read_text())
+    config["arch"]["mystery"] = 1
+    (ckpt.parent / "all_config.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(HrmkitError, match="unknown field arch.mystery .*TRM_ARCH_FIELDS"):
+        load_official(ckpt, seq_len=16)
+    config["arch"].pop("mystery")
+    config["arch"]["name"] = "recursive_reasoning.other@Model"
+    (ckpt.parent / "all_config.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(HrmkitError, match="arch.name is 'recursive_reasoning.other@Model'; supported"):
+        load_official(ckpt, seq_len=16)

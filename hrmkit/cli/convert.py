@@ -33,7 +33,7 @@ def official(
     task: Annotated[Optional[Task], typer.Option(
         "--task", help="Sets the sequence length: sudoku 81, maze/arc 900.")] = None,
 ) -> None:
-    """Convert an HRM checkpoint of the authors' code (sapientinc/HRM) into an hrmkit model folder."""
+    """Convert a checkpoint of the HRM or TRM authors' code (step_N + all_config.yaml) into an hrmkit model folder."""
     if seq_len is not None and task is not None:
         raise typer.BadParameter("give --seq-len or --task, not both")
     from hrmkit.zoo.official import convert_official  # torch import only when the command runs

@@ -1,4 +1,5 @@
-"""Import the HRM authors' checkpoints (sapientinc/HRM) into hrmkit's model folder format.
+"""Import the HRM authors' checkpoints (sapientinc/HRM), and the TRM authors' (SamsungSAILMontreal/
+TinyRecursiveModels, same file layout), into hrmkit's model folder format.
 
 Their format: `torch.save(model.state_dict())` in a file named `step_N` (or `checkpoint` on the Hub), with
 `all_config.yaml` beside it, whose `arch:` section holds the model fields. Keys carry the prefix of the object
@@ -6,8 +7,12 @@ saved: `_orig_mod.model.` (torch.compile'd model inside the loss head), `model.`
 read with `torch.load(weights_only=True)`: tensors only, no code runs. What the config does not say is taken from
 the weights (vocab_size, num_puzzle_identifiers) or from the caller (seq_len: `--seq-len` or `--task`).
 
-Only HRM ACT v1 checkpoints are handled; any key or config field outside the maps below is an error, so a
-format change is noticed instead of half-loaded.
+`arch.name` picks the model: HRM ACT v1 (`hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1`) or TRM
+(`recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1`, the attention and the mlp_t variants). hrmkit keeps
+both codes' parameter names, so the key map is literal; any key or config field outside the maps below is an
+error, so a format change is noticed instead of half-loaded. Numerical parity is tested for HRM against an output
+of the authors' code (shared/reference/official-hrm-tiny); for TRM no such reference exists here: the conversion
+is checked for names and shapes, the computation follows the TRM paper and code (hrmkit/models/trm.py).
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ import torch
 import yaml
 
 from hrmkit.errors import HrmkitError, where
-from hrmkit.models import HRM, HRMConfig
+from hrmkit.models import HRM, TRM, HRMConfig, TRMConfig
 from hrmkit.models.base import load_state
 
 PREFIXES = ("_orig_mod.model.", "model.", "")  # compiled in the loss head, in the loss head, bare model
 ARCH_NAME = "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1"
+TRM_ARCH_NAME = "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1"
+MODELS = {ARCH_NAME: (HRM, HRMConfig), TRM_ARCH_NAME: (TRM, TRMConfig)}
 TASK_SEQ_LEN = {"sudoku": 81, "maze": 900, "arc": 900}  # 9x9 grid; 30x30 grids
 
 # Authors' model key -> hrmkit key ({level}: H or L, {i}: layer index). hrmkit keeps their names on purpose, so a
@@ -46,6 +53,9 @@ KEY_MAP: dict[str, str | None] = {
         "inner.{level}_level.layers.{i}.mlp.gate_up_proj.weight",
     "inner.{level}_level.layers.{i}.mlp.down_proj.weight":
         "inner.{level}_level.layers.{i}.mlp.down_proj.weight",
+    # TRM's mlp_t variant: an MLP across the sequence positions in place of attention
+    "inner.L_level.layers.{i}.mlp_t.gate_up_proj.weight": "inner.L_level.layers.{i}.mlp_t.gate_up_proj.weight",
+    "inner.L_level.layers.{i}.mlp_t.down_proj.weight": "inner.L_level.layers.{i}.mlp_t.down_proj.weight",
     # Non-persistent in their code, but present if a state dict was taken with them: derived, dropped.
     "inner.rotary_emb.cos_cached": None,
     "inner.rotary_emb.sin_cached": None,
@@ -63,6 +73,11 @@ ARCH_FIELDS: dict[str, str | None] = {
     "name": None,  # checked against ARCH_NAME
     "loss": None,  # the loss head (stablemax / softmax CE) is a training choice, not part of the model
     "forward_dtype": None,  # hrmkit picks float32 on CPU, bfloat16 on CUDA
+}
+# TRM's `arch:` fields: HRM's, less H_layers (declared and ignored by their code), plus its three switches.
+TRM_ARCH_FIELDS: dict[str, str | None] = {
+    **ARCH_FIELDS, "H_layers": None, "mlp_t": "mlp_t", "puzzle_emb_len": "puzzle_emb_len",
+    "no_ACT_continue": "no_ACT_continue",
 }
 
 
@@ -119,8 +134,8 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def read_arch(config_path: str | Path) -> dict[str, Any]:
-    """HRMConfig fields from the `arch:` section of the authors' all_config.yaml."""
+def read_arch(config_path: str | Path) -> tuple[str, dict[str, Any]]:
+    """(arch.name, model config fields) from the `arch:` section of the authors' all_config.yaml."""
     config_path = Path(config_path)
     try:
         data = yaml.safe_load(config_path.read_text())
@@ -134,24 +149,38 @@ def read_arch(config_path: str | Path) -> dict[str, Any]:
     if not isinstance(arch, dict):
         raise HrmkitError(f"{config_path}: no `arch:` section (is this the authors' all_config.yaml?)")
     name = arch.get("name")
-    if name != ARCH_NAME:
-        raise HrmkitError(f"{config_path}: arch.name is {name!r}; only {ARCH_NAME!r} (HRM ACT v1) is supported")
+    if name not in MODELS:
+        raise HrmkitError(f"{config_path}: arch.name is {name!r}; supported: {ARCH_NAME!r} (HRM ACT v1) and "
+                          f"{TRM_ARCH_NAME!r} (TRM)")
+    known = TRM_ARCH_FIELDS if name == TRM_ARCH_NAME else ARCH_FIELDS
     fields = {}
     for key, value in arch.items():
-        if key not in ARCH_FIELDS:
-            raise HrmkitError(f"{config_path}: unknown field arch.{key} (not in hrmkit.zoo.official.ARCH_FIELDS)")
-        if ARCH_FIELDS[key] is not None:
-            fields[ARCH_FIELDS[key]] = value
-    return fields
+        if key not in known:
+            raise HrmkitError(f"{config_path}: unknown field arch.{key} (not in hrmkit.zoo.official."
+                              f"{'TRM_ARCH_FIELDS' if name == TRM_ARCH_NAME else 'ARCH_FIELDS'})")
+        if known[key] is not None:
+            fields[known[key]] = value
+    return name, fields
+
+
+def _puzzle_positions(name: str, fields: dict[str, Any]) -> int:
+    """Sequence positions the puzzle embedding takes in front of the puzzle (both codes' rule)."""
+    ndim, hidden = int(fields.get("puzzle_emb_ndim", 0)), int(fields.get("hidden_size", 0)) or 1
+    if ndim == 0:
+        return 0
+    if name == TRM_ARCH_NAME and int(fields.get("puzzle_emb_len", 16)):
+        return int(fields.get("puzzle_emb_len", 16))
+    return -(ndim // -hidden)  # ceil(ndim / hidden)
 
 
 def load_official(checkpoint: str | Path, config_path: str | Path | None = None, seq_len: int | None = None,
                   task: str | None = None) -> HRM:
-    """An HRM (float32, eval mode) holding the weights of an authors' checkpoint."""
+    """An HRM or TRM (float32, eval mode) holding the weights of an authors' checkpoint."""
     checkpoint = Path(checkpoint)
     config_path = Path(config_path) if config_path is not None else checkpoint.parent / "all_config.yaml"
     state = read_checkpoint(checkpoint)  # first: a non-checkpoint is reported as such, config or not
-    fields = read_arch(config_path)
+    name, fields = read_arch(config_path)
+    model_class, config_class = MODELS[name]
 
     if seq_len is not None and task is not None:
         raise HrmkitError("give either seq_len or task, not both")
@@ -160,24 +189,26 @@ def load_official(checkpoint: str | Path, config_path: str | Path | None = None,
             raise HrmkitError(f"task must be one of {', '.join(TASK_SEQ_LEN)}, got {task!r}")
         seq_len = TASK_SEQ_LEN[task]
     if "inner.embed_tokens.embedding_weight" not in state:
-        raise HrmkitError(f"{checkpoint}: no inner.embed_tokens.embedding_weight: not an HRM checkpoint")
+        raise HrmkitError(f"{checkpoint}: no inner.embed_tokens.embedding_weight: not an HRM or TRM checkpoint")
     fields["vocab_size"] = state["inner.embed_tokens.embedding_weight"].shape[0]
     if "inner.puzzle_emb.weights" in state:
         fields["num_puzzle_identifiers"] = state["inner.puzzle_emb.weights"].shape[0]
-    if "inner.embed_pos.embedding_weight" in state:  # learned positions: their table fixes the length
-        hidden = int(fields.get("hidden_size", 0)) or 1
-        puzzle_positions = -(int(fields.get("puzzle_emb_ndim", 0)) // -hidden)  # ceil(ndim / hidden)
-        implied = state["inner.embed_pos.embedding_weight"].shape[0] - puzzle_positions
-        if seq_len is not None and seq_len != implied:
-            raise HrmkitError(f"{checkpoint}: seq_len {seq_len} disagrees with the position table ({implied})")
-        seq_len = implied
+    # a table over the positions (learned positions; TRM's mlp_t) fixes the length
+    tables = {"inner.embed_pos.embedding_weight": 0, "inner.L_level.layers.0.mlp_t.down_proj.weight": 0}
+    for key in tables:
+        if key in state:
+            implied = state[key].shape[0] - _puzzle_positions(name, fields)
+            if seq_len is not None and seq_len != implied:
+                raise HrmkitError(f"{checkpoint}: seq_len {seq_len} disagrees with the position table {key} "
+                                  f"({implied})")
+            seq_len = implied
     if seq_len is None:
         raise HrmkitError(f"{config_path} has no seq_len: pass --seq-len N or --task "
                           f"{'|'.join(TASK_SEQ_LEN)}")
     fields["seq_len"] = seq_len
 
-    config = HRMConfig.from_dict(fields, source=f"{config_path} (arch)")
-    model = HRM(config)
+    config = config_class.from_dict(fields, source=f"{config_path} (arch)")
+    model = model_class(config)
     load_state(model, state, source=f"{checkpoint} (with {config_path})")  # shapes vs the config; bf16 -> f32
     return model.eval()
 
