@@ -274,3 +274,44 @@ def test_canonical_separates_different_grids():
     fewer = puzzle.copy()
     fewer[np.nonzero(fewer)[0][0]] = 0
     assert not (S.canonical(fewer) == S.canonical(puzzle)).all()
+
+
+def _hub_csv(shared_data, n: int) -> list[str]:
+    """Rows in the Hub data sets' layout (source,question,answer,rating) from real hard puzzles."""
+    lines = [ln.strip() for ln in (shared_data / "sudoku" / "magictour_top1465.txt").read_text().splitlines()
+             if ln.strip()][:n]
+    rows = []
+    for i, line in enumerate(lines):
+        answer = "".join(map(str, S.solve_exact(S.parse_line(line).grid).solution.reshape(-1)))
+        rows.append(f"src{i % 3},{line.replace('.', '0') if i % 2 else line},{answer},{i % 17}")
+    return rows
+
+
+def test_the_fast_csv_reader_gives_the_line_by_line_records(tmp_path, shared_data, monkeypatch):
+    rows = _hub_csv(shared_data, 300)
+    path = write(tmp_path, "hub.csv", "source,question,answer,rating\n" + "\n".join(rows) + "\n")
+    fast = S.read(path)
+    monkeypatch.setattr(S, "_read_csv_fast", lambda *args: None)  # force the line-by-line reader
+    slow = S.read(path)
+    assert len(fast) == len(slow) == 300
+    for a, b in zip(fast, slow):
+        assert (a.index, a.line, a.text, a.error) == (b.index, b.line, b.text, b.error)
+        assert np.array_equal(a.puzzle.grid, b.puzzle.grid) and a.puzzle.grid.dtype == b.puzzle.grid.dtype
+        assert np.array_equal(a.puzzle.answer, b.puzzle.answer)
+        assert (a.puzzle.rating, a.puzzle.source) == (b.puzzle.rating, b.puzzle.source)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda q, a: (q[:40] + "x" + q[41:], a), "bad character 'x' at column 41 of the puzzle"),
+    (lambda q, a: (q, a[:80] + ("1" if a[80] != "1" else "2")), "the answer contradicts its question"),
+    (lambda q, a: (q[:80], a), "the puzzle has 80 cells"),
+    (lambda q, a: (a[:1] + a[:1] + q[2:], a), "givens conflict"),
+])
+def test_a_bad_row_in_a_large_csv_is_named_by_its_line(tmp_path, shared_data, damage, message):
+    rows = _hub_csv(shared_data, 200)
+    src, q, a, rating = rows[150].split(",")
+    q, a = damage(q, a)
+    rows[150] = ",".join([src, q, a, rating])
+    path = write(tmp_path, "hub.csv", "source,question,answer,rating\n" + "\n".join(rows) + "\n")
+    with pytest.raises(HrmkitError, match=f"hub.csv:152: .*{message}"):
+        S.read(path)

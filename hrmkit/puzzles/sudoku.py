@@ -123,12 +123,82 @@ def sniff(text: str) -> bool:
     return False
 
 
+_UNITS = np.concatenate([np.arange(81).reshape(9, 9), np.arange(81).reshape(9, 9).T,
+                         np.arange(81).reshape(3, 3, 3, 3).swapaxes(1, 2).reshape(9, 9)])  # (27, 9) cell ids
+
+
+def _units_ok(grids: np.ndarray, full: bool) -> np.ndarray:
+    """(n,) bool: no digit twice in a row, column or box; with ``full``, every unit holds 1..9 exactly.
+
+    Each digit d is the bit 1 << d (blank: 0); a unit repeats a digit exactly when the sum of its bits differs
+    from their OR, and holds 1..9 when the OR is 0b1111111110.
+    """
+    bits = np.where(grids > 0, np.left_shift(1, grids.astype(np.int32)), 0)[:, _UNITS]  # (n, 27, 9)
+    union = np.bitwise_or.reduce(bits, axis=2)
+    if full:
+        return (union == 0b1111111110).all(axis=1)
+    return (bits.sum(axis=2) == union).all(axis=1)
+
+
+def _read_csv_fast(lines: list[str], first: int, columns: dict[str, int]) -> list[Record] | None:
+    """The Hub's CSV layout (source,question,answer,rating; millions of rows) parsed and checked with numpy.
+
+    Returns None unless every row is plain and valid (no quotes, comments or blank lines, the right number of
+    fields, 81-cell puzzle and answer, consistent givens, an answer that is a full valid grid keeping them, a
+    numeric rating): the line-by-line reader then runs and names the first bad line. ~20x faster than it.
+    """
+    body = lines[first:]
+    if not body or not {"question", "answer"} <= set(columns):
+        return None
+    rows = [line.split(",") for line in body]
+    width = len(columns)
+    if any(len(r) != width or '"' in line or not line.strip() or line.lstrip().startswith("#")
+           for r, line in zip(rows, body)):
+        return None
+    qi, ai = columns["question"], columns["answer"]
+    questions = [r[qi].strip() for r in rows]
+    answers = [r[ai].strip() for r in rows]
+    if any(len(q) != 81 for q in questions) or any(len(a) != 81 for a in answers):
+        return None
+    try:
+        q = np.frombuffer("".join(questions).encode("ascii"), np.uint8).reshape(-1, 81)
+        a = np.frombuffer("".join(answers).encode("ascii"), np.uint8).reshape(-1, 81)
+    except UnicodeEncodeError:
+        return None
+    q = np.where(q == ord("."), ord("0"), q).astype(np.int16) - ord("0")
+    a = a.astype(np.int16) - ord("0")
+    if ((q < 0) | (q > 9)).any() or ((a < 1) | (a > 9)).any() or ((q > 0) & (q != a)).any():
+        return None
+    ok = np.ones(len(q), bool)
+    for lo in range(0, len(q), 65536):  # bounded memory: (chunk, 27, 10) counts
+        ok[lo:lo + 65536] = _units_ok(q[lo:lo + 65536], False) & _units_ok(a[lo:lo + 65536], True)
+    if not ok.all():
+        return None
+    ratings: list[float | None] = [None] * len(rows)
+    if "rating" in columns:
+        try:
+            ratings = [float(r[columns["rating"]]) if r[columns["rating"]].strip() else None for r in rows]
+        except ValueError:
+            return None
+    si = columns.get("source")
+    q8, a8 = q.astype(np.int8), a.astype(np.int8)
+    return [Record(i, first + i + 1, questions[i],
+                   Sudoku(q8[i], a8[i], ratings[i], (rows[i][si].strip() or None) if si is not None else None))
+            for i in range(len(rows))]
+
+
 def read(path: str | Path, *, skip_invalid: bool = False) -> list[Record]:
     """Every puzzle of a file, in order. A bad entry raises ``HrmkitError("FILE:LINE: ...")`` unless
     ``skip_invalid``, in which case its Record has ``puzzle=None`` and ``error`` set."""
     path = Path(path)
     lines = read_text(path).splitlines()
     records: list[Record] = []
+    head = next((i for i, line in enumerate(lines) if line.strip() and not line.strip().startswith("#")), None)
+    if head is not None and lines[head].replace(" ", "").lower().startswith("source,question"):
+        header = [h.strip().lower() for h in next(csv.reader([lines[head]]))]
+        fast = _read_csv_fast(lines, head + 1, {name: i for i, name in enumerate(header)})
+        if fast is not None:
+            return fast
 
     def add(line_no: int, text: str, make) -> None:
         try:
