@@ -16,9 +16,10 @@ segment (the Q head is trained to predict "this answer is exactly right", so it 
 cell). Statuses (documented in `hrmkit solve --help` too):
 
     verified    the answer is checked and right: Sudoku a full valid grid keeping the givens, maze one shortest
-                S-G path, ARC attempt 1 or 2 equals the test output the file gives
+                S-G path, ARC attempt 1 or 2 equals the test output (given in the task or a solutions file)
     wrong       the answer is checked and not right (for ARC: neither attempt matches the given output)
-    unverified  nothing to check against (an ARC test input without its output in the file)
+    unverified  nothing to check against (an ARC test input whose output is neither in the file nor in a
+                solutions file)
     no-answer   ARC: no candidate decoded to a grid (the model's canvas has no colour at the corner)
     invalid     the puzzle itself is malformed (reported by the CLI with --skip-invalid; never reaches the model)
 
@@ -375,14 +376,15 @@ def solve_with_model(records: list[Record], *, family: ModuleType, model: str | 
 def write_submission(path: str | Path, results: list[Solved], records: list[Record]) -> Path:
     """The ARC Prize submission JSON {task_id: [{"attempt_1": grid, "attempt_2": grid}, ...]} (temp + rename).
 
-    Test inputs without an answer get [[0]] for both attempts, so every task has one entry per test input."""
+    Every task of `records` (in their order; invalid records have no task to name) gets one entry per test input,
+    in order; test inputs without an answer get [[0]] for both attempts, so the file keeps the shape the ARC Prize
+    expects (one entry per test input of every task)."""
     by_record = {r.index: r for r in records}
-    sub: dict[str, list] = {}
+    sub: dict[str, list] = {r.puzzle.id: [{"attempt_1": [[0]], "attempt_2": [[0]]} for _ in r.puzzle.test]
+                            for r in records if r.puzzle is not None}
     for s in results:
-        task = by_record[s.record].puzzle
-        entry = sub.setdefault(task.id, [None] * len(task.test))
         grids = [g.tolist() for g in s.attempts] if s.attempts else [[[0]], [[0]]]
-        entry[s.part] = {"attempt_1": grids[0], "attempt_2": grids[1]}
+        sub[by_record[s.record].puzzle.id][s.part] = {"attempt_1": grids[0], "attempt_2": grids[1]}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -133,6 +133,7 @@ def test_missing_and_non_utf8_files(tmp_path):
 
 def test_sniff(shared_data):
     assert arc.sniff(' {"test": [], "train": []}')
+    assert arc.sniff('{"00576224": {"train": [], "test": []}, "009d5c81": {"train": [], "test": []}}')  # a collection
     assert not arc.sniff((shared_data / "sudoku" / "magictour_top1465.txt").read_text()[:2000])
     assert not arc.sniff("#####\n#S G#\n#####") and not arc.sniff('{"a": 1}')
 

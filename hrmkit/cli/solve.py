@@ -1,8 +1,9 @@
 """`hrmkit solve FILE`: solve every puzzle of a file and say which answers are verified correct.
 
 The format (Sudoku, maze, ARC) is detected from the file or forced with ``--format``; the puzzle family module
-does all the parsing, verifying and formatting, so a new family needs no change here. An ARC FILE may also be a
-folder of task files.
+does all the parsing, verifying and formatting, so a new family needs no change here. An ARC FILE may also be an
+ARC Prize collection (``arc-agi_evaluation_challenges.json``: {task_id: task}, its ``*_solutions.json`` beside it
+read too, or given with ``--solutions``) or a folder of task files and collections.
 
 Solvers: ``exact`` (the family's ``solve_exact``: Sudoku and mazes) and ``model`` (the default when ``--model``
 is given), which hands the records to ``hrmkit.solve.solve_with_model`` (batched inference with per-puzzle
@@ -12,7 +13,6 @@ halting; see that module for statuses, confidence and ARC voting).
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 from pathlib import Path
@@ -29,7 +29,7 @@ _HELP = """Solve a file of puzzles (exact solver or a model) and verify the answ
 Statuses, exact solver: solved (one solution), multiple (several; one is shown), unsolvable.
 Statuses, model (--model NAME|DIR):
   verified    checked and right: Sudoku a full valid grid keeping the givens; maze one shortest
-              S-G path; ARC attempt 1 or 2 equals the test output given in the file
+              S-G path; ARC attempt 1 or 2 equals the test output (file or solutions)
   wrong       checked and not right
   unverified  nothing to check against (an ARC test input without its output)
   no-answer   ARC: no answer decoded to a grid
@@ -44,19 +44,21 @@ unless its config sets one; 0.5 is q_halt > 0, the HRM rule stays q_halt > q_con
 --fixed-steps runs every puzzle to --max-steps, as the authors evaluate. --batch-size default:
 CPU 32768 token positions per batch (at most 512 rows); CUDA half the free memory over a per-row
 activation estimate.
-ARC: each test input is solved under --augmentations augmentations, answers are mapped back and
-voted (ties by mean q_halt); attempts 1 and 2 are the two best; --submission writes the ARC Prize
-JSON {task_id: [{"attempt_1": grid, "attempt_2": grid}, ...]}.
+ARC: FILE is a task file, an ARC Prize collection (arc-agi_*_challenges.json; the
+*_solutions.json beside it, or --solutions FILE, gives the test outputs to verify against) or a
+folder of them. Each test input is solved under --augmentations augmentations, answers are mapped
+back and voted (ties by mean q_halt); attempts 1 and 2 are the two best; --submission writes the
+ARC Prize JSON {task_id: [{"attempt_1": grid, "attempt_2": grid}, ...]}, every task and test input.
 """
 
 # The root app registers commands with a one-line help, so the model's statuses are documented on --model.
 _MODEL_HELP = ("Statuses: verified (checked and right: Sudoku a full valid grid keeping the givens, maze one shortest "
-               "S-G path, ARC attempt 1 or 2 equals the output in the file), wrong (checked, not right), unverified "
-               "(nothing to check against: an ARC test input without output), no-answer (ARC: nothing decoded to a "
-               "grid), invalid (malformed puzzle, with --skip-invalid). confidence = sigmoid(q_halt) at the answer; "
-               "token_prob = mean over cells of the top softmax probability. A puzzle halts when its Q head says so "
-               "(HRM q_halt > q_continue, TRM q_halt > 0) or at --max-steps, and its batch slot takes the next "
-               "puzzle.")
+               "S-G path, ARC attempt 1 or 2 equals the test output from the file or its solutions), wrong (checked, "
+               "not right), unverified (nothing to check against: an ARC test input without output), no-answer (ARC: "
+               "nothing decoded to a grid), invalid (malformed puzzle, with --skip-invalid). confidence = "
+               "sigmoid(q_halt) at the answer; token_prob = mean over cells of the top softmax probability. A puzzle "
+               "halts when its Q head says so (HRM q_halt > q_continue, TRM q_halt > 0) or at --max-steps, and its "
+               "batch slot takes the next puzzle.")
 
 EXACT_KEYS = ("index", "puzzle", "solution", "status", "verified")
 MODEL_KEYS = EXACT_KEYS + ("segments", "confidence", "token_prob")
@@ -69,19 +71,20 @@ def _exact_results(records: list[Record], module) -> list[ExactResult]:
     return [module.solve_exact(r.puzzle) for r in records if r.puzzle is not None]
 
 
-def _read(file: Path, format: str | None, skip_invalid: bool):
-    """(family module, records); an ARC folder gives one record per task file, in name order."""
+def _read(file: Path, format: str | None, skip_invalid: bool, solutions: Path | None):
+    """(family module, records); ARC gives one record per task (of a file, a collection, or a folder of them)."""
     if file.is_dir():
         module = family(format or "arc")
         if module.NAME != "arc":
             raise HrmkitError(f"{file}: a folder of puzzles is read as ARC task files, not {module.NAME}")
-        files = sorted(file.rglob("*.json"))
-        if not files:
-            raise HrmkitError(f"{file}: no *.json task files")
-        records = [r for f in files for r in module.read(f, skip_invalid=skip_invalid)]
-        return module, [dataclasses.replace(r, index=i) for i, r in enumerate(records)]
-    module = family(format) if format else detect(file)
-    return module, module.read(file, skip_invalid=skip_invalid)
+    else:
+        module = family(format) if format else detect(file)
+    if solutions is None:
+        return module, module.read(file, skip_invalid=skip_invalid)
+    if module.NAME != "arc":
+        raise HrmkitError(f"--solutions is for ARC tasks (an ARC Prize *_solutions.json file); {file} holds "
+                          f"{module.NAME} puzzles")
+    return module, module.read(file, skip_invalid=skip_invalid, solutions=solutions)
 
 
 def _one_line(module, grid) -> str | None:
@@ -146,8 +149,8 @@ def _pretty(record, row, res, module) -> str:
 
 
 def solve(
-    file: Annotated[Path, typer.Argument(help="A file of puzzles (Sudoku lines/grids/CSV, mazes, ARC JSON) or a "
-                                              "folder of ARC task files.")],
+    file: Annotated[Path, typer.Argument(help="A file of puzzles (Sudoku lines/grids/CSV, mazes, an ARC task or "
+                                              "ARC Prize *_challenges.json) or a folder of ARC task files.")],
     solver: Annotated[
         Optional[str], typer.Option(help="exact | model (default: model when --model is given, else exact).")
     ] = None,
@@ -171,6 +174,9 @@ def solve(
         "--trace", help="Show the answer after each segment (pretty and --json; ARC: the identity copy).")] = False,
     submission: Annotated[Optional[Path], typer.Option(
         "--submission", help="ARC: write the ARC Prize submission JSON here.")] = None,
+    solutions: Annotated[Optional[Path], typer.Option(
+        "--solutions", help="ARC: the ARC Prize solutions file {task_id: \\[output grid, ...]} to verify against "
+        "(default: PREFIX_solutions.json beside PREFIX_challenges.json).")] = None,
     augmentations: Annotated[int, typer.Option(
         help="ARC: augmented copies voted per test input (the identity included).")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of the ARC augmentations.")] = 0,
@@ -192,7 +198,7 @@ def solve(
         raise HrmkitError(f"--augmentations must be >= 1, got {augmentations}")
     if not file.exists():
         raise HrmkitError(f"{file}: no such file")
-    module, records = _read(file, format, skip_invalid)
+    module, records = _read(file, format, skip_invalid, solutions)
     if submission is not None and (module.NAME != "arc" or solver != "model"):
         raise HrmkitError("--submission is for ARC tasks solved with --model")
     if solver == "exact":
@@ -232,10 +238,12 @@ def solve(
         n = len(results)
         verified = sum(r.status == "verified" for r in results)
         mean = sum(r.segments for r in results) / n
+        invalid = sum(r.puzzle is None for r in records)
+        left_out = f" ({invalid} invalid task{'s' * (invalid != 1)} left out)" if invalid else ""
         typer.echo(f"{n} answers, {verified} verified, {mean:.2f} segments on average, "
                    f"{info['seconds']:.2f} s ({n / max(info['seconds'], 1e-9):.1f} puzzles/s, batch "
-                   f"{info['batch_size']} on {info['device']})" + (f"; submission: {submission}" if submission else ""),
-                   err=True)
+                   f"{info['batch_size']} on {info['device']})" +
+                   (f"; submission: {submission}{left_out}" if submission else ""), err=True)
 
 
 solve.__doc__ = _HELP

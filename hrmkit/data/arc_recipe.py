@@ -1,8 +1,14 @@
 """ARC data sets, the authors' recipe: every task and up to K de-duplicated augmentations of it.
 
-Sources are folders (``--source DIR`` repeated): ARC-AGI-1 or -2 data folders (``training/``, ``evaluation/``)
-and ConceptARC (``corpus/``). A task in a folder named ``evaluation`` puts its demonstration pairs in the train
-split and its test pairs, held out, in the test split; every other task puts all its pairs in train.
+Sources (``--source`` repeated) are folders: ARC-AGI-1 or -2 data folders (``training/``, ``evaluation/``) and
+ConceptARC (``corpus/``); or ARC Prize collection files (``arc-agi_training_challenges.json``, ...; the
+``*_solutions.json`` beside each is read with it), alone or inside folders. An evaluation task puts its
+demonstration pairs in the train split and its test pairs, held out, in the test split; every other task puts all
+its pairs with an output in train (a training collection without its solutions file gives its demonstrations
+only). Which tasks are evaluation: a task file in a folder named ``evaluation``; every task of a collection
+whose file name has the word ``evaluation`` or ``test`` (words split at anything not a letter or digit:
+``arc-agi_evaluation_challenges.json``, ``arc-agi_test_challenges.json``). An evaluation task without its test
+outputs (a challenges file without its solutions) is an error: its test pairs would be the test split.
 
 Each augmented task (``hrmkit.puzzles.arc.augmentations``: dihedral transform + permutation of colours 1-9,
 distinct by content) is a puzzle with its own identifier, in both splits; a task's puzzles form one group.
@@ -14,6 +20,7 @@ keep them at the corner), test examples at the corner.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -34,19 +41,36 @@ def family() -> Family:
                   augmentation_layout=LAYOUT)
 
 
+def is_evaluation_collection(path: Path) -> bool:
+    """An ARC Prize collection holds evaluation tasks when a word of its name is "evaluation" or "test"."""
+    words = re.split(r"[^a-z0-9]+", Path(path).stem.lower())
+    return "evaluation" in words or "test" in words
+
+
 def read_tasks(source: src.Source) -> list[tuple[object, bool, Path]]:
-    """(task, is_evaluation, folder) for every task of a source folder; evaluation = under a folder so named."""
+    """(task, is_evaluation, file) for every task of a source, in the order of the build: a folder's top-level
+    subfolders in name order (or the folder itself when task files sit at its top), each one's tasks in id order.
+    A solutions file read beside a collection source is added to ``source.files`` (role "solutions"), so that
+    the provenance records its sha256 too (a folder's tree sha256 already covers it)."""
     from hrmkit.puzzles import arc
 
+    if "file" in source.files:
+        found = arc.read_file(source.files["file"])
+        if found.solutions is not None:
+            source.files["solutions"] = found.solutions
+        is_eval = is_evaluation_collection(found.path) if found.collection else found.path.parent.name == "evaluation"
+        return [(task, is_eval, found.path) for task in found.tasks.values()]
     root = source.files["dir"]
     subdirs = sorted(p for p in root.iterdir() if p.is_dir())
     parts = subdirs if subdirs and not any(root.glob("*.json")) else [root]
     out = []
     for part in parts:
-        if not any(part.rglob("*.json")):
-            continue
-        for task in arc.read_dir(part).values():
-            out.append((task, part.name == "evaluation", part))
+        tasks = []
+        for file in arc.task_files(part):
+            found = arc.read_file(file)
+            is_eval = is_evaluation_collection(file) if found.collection else part.name == "evaluation"
+            tasks += [(task, is_eval, file) for task in found.tasks.values()]
+        out += sorted(tasks, key=lambda t: t[0].id)
     if not out:
         raise HrmkitError(f"{root}: no *.json ARC task files")
     return out
@@ -57,14 +81,23 @@ def build_arc(params: BuildParams, log: Log) -> RecipeResult:
 
     if params.test_source or params.test_fraction is not None:
         raise HrmkitError("arc: the test split is the test pairs of evaluation tasks; drop --test-source/--test-fraction")
+    for spec in params.source:
+        if spec == src.GENERATE or spec.startswith("hf:"):
+            raise HrmkitError(f"--source {spec}: {src.ARC_FORMS}, local or gh:OWNER/REPO@COMMIT[:PATH]")
     sources = [src.resolve(spec, dirs=True) for spec in params.source]
     tasks, seen = [], {}
     for source in sources:
-        for task, is_eval, part in read_tasks(source):
+        for task, is_eval, file in read_tasks(source):
             if task.id in seen:
-                raise HrmkitError(f"{part}: task {task.id} also in {seen[task.id]}; the sources overlap")
-            seen[task.id] = part
+                raise HrmkitError(f"{file}: task {task.id} also in {seen[task.id]}; the sources overlap")
+            seen[task.id] = file
             tasks.append((task, is_eval))
+            missing = [i for i, p in enumerate(task.test) if p.output is None] if is_eval else []
+            if missing:
+                beside = f" (no {file.name[: -len(arc.CHALLENGES)]}{arc.SOLUTIONS} beside it)" \
+                    if file.name.endswith(arc.CHALLENGES) else ""
+                raise HrmkitError(f"{file}: task {task.id!r}: test[{missing[0]}] has no output; the test pairs of "
+                                  f"an evaluation task are the test split and need their outputs{beside}")
     rng = np.random.default_rng(params.seed)
     if params.subsample is not None:
         if params.subsample > len(tasks):
@@ -79,10 +112,8 @@ def build_arc(params: BuildParams, log: Log) -> RecipeResult:
             keep += [i for i in rng.permutation(evals) if i not in keep][: params.subsample - len(keep)]
         tasks = [tasks[i] for i in sorted(keep)]
     if not any(is_eval for _, is_eval in tasks):
-        raise HrmkitError("arc: no evaluation tasks among the sources, so no test split (include an evaluation/ folder)")
-    for task, is_eval in tasks:
-        if is_eval and any(p.output is None for p in task.train):
-            raise HrmkitError(f"task {task.id}: a demonstration pair without output")
+        raise HrmkitError("arc: no evaluation tasks among the sources, so no test split (include an evaluation/ "
+                          "folder or an evaluation challenges file)")
     translate = bool(params.family_options.get("translate", True))
 
     identifiers, inverse = [BLANK_IDENTIFIER], [None]

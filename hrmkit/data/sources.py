@@ -28,6 +28,7 @@ from hrmkit.data.format import sha256_file
 from hrmkit.errors import HrmkitError
 
 GENERATE = "generate"
+ARC_FORMS = "ARC sources are folders of task JSON files or ARC Prize collections (*_challenges.json)"
 
 
 @dataclass
@@ -160,17 +161,26 @@ def resolve_github(spec: str, dirs: bool) -> Source:
     if not path.exists():
         top = ", ".join(sorted(p.name for p in tree.iterdir() if not p.name.startswith("."))) or "nothing"
         raise HrmkitError(f"--source {spec}: no '{sub}' in {owner}/{repo} at {commit} (top level: {top})")
-    if path.is_dir() != dirs:
-        kind = "a folder" if path.is_dir() else "a file"
-        need = "ARC sources are folders of task JSON files" if dirs else "this task reads puzzle files"
-        raise HrmkitError(f"--source {spec}: is {kind}; {need}")
-    return Source("gh", spec, {"dir" if dirs else "file": path}, repo=f"{owner}/{repo}", revision=commit,
+    _check_kind(spec, path, dirs)
+    return Source("gh", spec, {"dir" if path.is_dir() else "file": path}, repo=f"{owner}/{repo}", revision=commit,
                   archive={**archive, "subdir": sub})
+
+
+def _check_kind(spec: str, path: Path, dirs: bool) -> None:
+    """Puzzle files for Sudoku and mazes; a folder or a .json file for ARC (``dirs``)."""
+    if path.is_dir() and not dirs:
+        raise HrmkitError(f"--source {spec}: is a folder; this task reads puzzle files")
+    if dirs and not path.is_dir() and path.suffix.lower() != ".json":
+        raise HrmkitError(f"--source {spec}: is a file; {ARC_FORMS}")
 
 
 # ------------------------------------------------------------------------------------------------ resolve
 def resolve(spec: str, *, hub_files: tuple[str, ...] = ("train.csv", "test.csv"), dirs: bool = False) -> Source:
-    """Turn a ``--source`` value into local files; fails (HrmkitError) before anything is written."""
+    """Turn a ``--source`` value into local files; fails (HrmkitError) before anything is written.
+
+    ``dirs``: the ARC form, a folder (kind "dir", recorded by its tree sha256) or a ``.json`` task file or ARC
+    Prize collection (kind "file"; the ARC recipe adds the solutions file it read beside it as role
+    "solutions", so both are recorded with their sha256)."""
     if spec == GENERATE:
         return Source("generate", spec)
     if spec.startswith("hf:"):
@@ -185,10 +195,5 @@ def resolve(spec: str, *, hub_files: tuple[str, ...] = ("train.csv", "test.csv")
     path = Path(spec).expanduser()
     if not path.exists():
         raise HrmkitError(f"--source {spec}: no such file or folder")
-    if path.is_dir():
-        if not dirs:
-            raise HrmkitError(f"--source {spec}: is a folder; this task reads puzzle files")
-        return Source("dir", spec, {"dir": path})
-    if dirs:
-        raise HrmkitError(f"--source {spec}: ARC sources are folders of task JSON files")
-    return Source("file", spec, {"file": path})
+    _check_kind(spec, path, dirs)
+    return Source("dir", spec, {"dir": path}) if path.is_dir() else Source("file", spec, {"file": path})

@@ -56,7 +56,8 @@ def read_text(path: str | Path) -> str:
 
 
 def detect(path: str | Path) -> ModuleType:
-    """The family whose ``sniff`` accepts the file's text (ARC JSON, then mazes, then Sudoku)."""
+    """The family whose ``sniff`` accepts the file's text (ARC JSON: a task or an ARC Prize collection; then mazes,
+    then Sudoku)."""
     path = Path(path)
     if not path.is_file():
         raise HrmkitError(f"{path}: no such file")

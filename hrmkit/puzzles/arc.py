@@ -5,6 +5,13 @@ where a grid is a non-empty list of equally long rows of colours 0-9, at most 30
 test outputs are optional. Grids become ``numpy.uint8`` arrays; a file becomes a ``Task``. Errors name the
 file and the place: pairs are numbered from 0 as JSON indices (``train[2]``), rows and columns from 1.
 
+A collection file (the ARC Prize's ``arc-agi_{training,evaluation,test}_challenges.json``) is one JSON object
+``{task_id: task}``; it is told from a task by the task's top-level "train" key. Its test outputs come from a
+solutions file ``{task_id: [output grid per test input]}``: given explicitly, or ``PREFIX_solutions.json``
+beside ``PREFIX_challenges.json``. Errors inside a collection name the file and the task
+(``FILE: task '00576224': train[2].input ...``); ``read_file`` / ``load_tasks`` / ``read`` read either kind,
+and folders may hold both (a ``*_solutions.json`` is never read as tasks).
+
 Tokens (the authors' ids): 0 pad, 1 end-of-grid marker, 2..11 colours 0..9; vocabulary 12, 900 tokens per
 grid. A grid of h x w placed at offset (r, c) fills rows r..r+h-1, columns c..c+w-1 of the 30x30 canvas; the
 marker fills the row below it (columns c..c+w-1) and the column right of it (rows r..r+h-1) where they fit on
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -129,19 +137,192 @@ def _pairs(data: dict, key: str, source, need_output: bool) -> list[Pair]:
 def parse_task(data, task_id: str, *, source="<task>") -> Task:
     """A task from its JSON text or decoded object; errors name ``source``."""
     if isinstance(data, (str, bytes)):
-        try:
-            data = json.loads(data)
-        except json.JSONDecodeError as err:
-            message = f"{where(source, err.lineno)}: not valid JSON: {err.msg} (column {err.colno})"
-            raise HrmkitError(message) from None
+        data = _decode(data, source)
     if not isinstance(data, dict):
         raise HrmkitError(f"{source}: an ARC task is a JSON object with 'train' and 'test' lists")
     return Task(task_id, _pairs(data, "train", source, True), _pairs(data, "test", source, False))
 
 
 def sniff(text: str) -> bool:
-    """A JSON object that mentions both "train" and "test"."""
-    return text.lstrip().startswith("{") and '"train"' in text and '"test"' in text
+    """A JSON object that mentions both "train" and "test" (a task, or a collection of them), or one shaped like
+    an ARC Prize solutions or submission file (so that reading it says what it is instead of "unknown format")."""
+    head = text.lstrip()
+    if not head.startswith("{"):
+        return False
+    return ('"train"' in text and '"test"' in text) or _OTHER_FILE.match(head[:200]) is not None
+
+
+# ----------------------------------------------------------------------------- files, collections, solutions
+
+CHALLENGES, SOLUTIONS = "_challenges.json", "_solutions.json"  # the ARC Prize names: PREFIX_challenges.json ...
+_OTHER_FILE = re.compile(r'\{\s*"[^"]*"\s*:\s*\[\s*(\[\s*\[|\{\s*"attempt_)')  # {"id": [[[ or {"id": [{"attempt_
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+@dataclass
+class TaskFile:
+    """What one JSON file held: a single task (``collection`` False, id = the file name) or an ARC Prize collection
+    ``{task_id: task}``. ``tasks`` in id order; ``lines``: where each task's key is (1 for a single task);
+    ``solutions``: the solutions file whose outputs were attached; ``errors``: read with ``skip_invalid``, the
+    message of each malformed task (left out of ``tasks``)."""
+
+    path: Path
+    tasks: dict[str, Task]
+    collection: bool
+    lines: dict[str, int]
+    solutions: Path | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _decode(text: str, source):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise HrmkitError(f"{where(source, err.lineno)}: not valid JSON: {err.msg} (column {err.colno})") from None
+
+
+def _is_collection(data) -> bool:
+    """A JSON object of task objects; a task itself has a top-level "train" (or "test") key."""
+    return (isinstance(data, dict) and bool(data) and "train" not in data and "test" not in data
+            and any(isinstance(v, dict) for v in data.values()))
+
+
+def _not_tasks(data, source) -> None:
+    """Raise a pointed error for the ARC Prize's other files when they are given where tasks are expected."""
+    if not (isinstance(data, dict) and data and "train" not in data and "test" not in data):
+        return
+    first = next(iter(data.values()))
+    if isinstance(first, list) and first and all(isinstance(x, dict) and "attempt_1" in x for x in first):
+        raise HrmkitError(f"{source}: an ARC Prize submission file ({{task_id: [{{attempt_1, attempt_2}}, ...]}}), "
+                          "not tasks")
+    if isinstance(first, list) and first and all(isinstance(x, list) for x in first):
+        raise HrmkitError(f"{source}: an ARC Prize solutions file ({{task_id: [output grid, ...]}}), not tasks: give "
+                          f"the challenges file (PREFIX{SOLUTIONS} beside PREFIX{CHALLENGES} is read with it) or "
+                          "pass it as --solutions")
+
+
+def _key_lines(text: str, source) -> dict[str, int]:
+    """1-based line of each key of the (valid) top-level JSON object ``text``; a key given twice is an error
+    (``json.loads`` would keep the last one silently)."""
+    decoder = json.JSONDecoder()
+    lines: dict[str, int] = {}
+    i = _WS.match(text).end() + 1  # past "{"
+    line, counted = 1, 0
+    while True:
+        i = _WS.match(text, i).end()
+        if text[i] == "}":
+            return lines
+        key, j = json.decoder.scanstring(text, i + 1)
+        line, counted = line + text.count("\n", counted, i), i
+        if key in lines:
+            raise HrmkitError(f"{where(source, line)}: task {key!r} appears twice (first on line {lines[key]})")
+        lines[key] = line
+        i = _WS.match(text, j).end() + 1  # past ":"
+        _, i = decoder.raw_decode(text, _WS.match(text, i).end())
+        i = _WS.match(text, i).end()
+        i += text[i] == ","
+
+
+def solutions_beside(path) -> Path | None:
+    """``PREFIX_solutions.json`` next to ``PREFIX_challenges.json`` when it exists (the ARC Prize layout)."""
+    path = Path(path)
+    if not path.name.endswith(CHALLENGES):
+        return None
+    sibling = path.with_name(path.name[: -len(CHALLENGES)] + SOLUTIONS)
+    return sibling if sibling.is_file() else None
+
+
+def read_solutions(path) -> dict[str, list[np.ndarray]]:
+    """An ARC Prize solutions file ``{task_id: [output grid of test input 0, of test input 1, ...]}``."""
+    path = Path(path)
+    data = _decode(read_text(path), path)
+    if not isinstance(data, dict) or "train" in data or "test" in data:
+        raise HrmkitError(f"{path}: an ARC solutions file is a JSON object {{task_id: [output grid, ...]}} with one "
+                          "grid per test input")
+    out = {}
+    for tid, grids in data.items():
+        source = f"{path}: task {tid!r}"
+        if not isinstance(grids, list) or not grids:
+            raise HrmkitError(f"{source}: expected a non-empty list of output grids, one per test input")
+        out[tid] = [_grid(g, f"test[{i}]", source) for i, g in enumerate(grids)]
+    return out
+
+
+def attach_solutions(tasks: dict[str, Task], solutions: dict[str, list[np.ndarray]], *, source, against,
+                     errors: dict[str, str] | None = None) -> dict[str, Task]:
+    """The tasks with their test outputs taken from ``solutions`` (read from ``source``; ``against`` names where
+    the tasks came from). A solution for an unknown task is an error; so are a count of grids other than the
+    task's test inputs and an output that disagrees with one the task already has. With ``errors`` (a dict) the
+    last two make that task invalid (its message stored, the task left out) instead of raising."""
+    out = dict(tasks)
+    for tid, grids in solutions.items():
+        if tid not in tasks:
+            if errors is not None and tid in errors:  # the task itself is malformed and already reported
+                continue
+            raise HrmkitError(f"{source}: task {tid!r}: no such task in {against}")
+        task = tasks[tid]
+        try:
+            if len(grids) != len(task.test):
+                n = len(task.test)
+                raise HrmkitError(f"{source}: task {tid!r}: {len(grids)} solution grid{'s' * (len(grids) != 1)}, "
+                                  f"the task has {n} test input{'s' * (n != 1)}")
+            for i, (pair, grid) in enumerate(zip(task.test, grids)):
+                if pair.output is not None and not np.array_equal(pair.output, grid):
+                    raise HrmkitError(f"{source}: task {tid!r}: test[{i}] differs from the output given in {against}")
+        except HrmkitError as err:
+            if errors is None:
+                raise
+            errors[tid] = str(err)
+            del out[tid]
+            continue
+        out[tid] = Task(tid, task.train, [Pair(p.input, g) for p, g in zip(task.test, grids)])
+    return out
+
+
+def read_file(path, *, solutions=None, skip_invalid: bool = False) -> TaskFile:
+    """One JSON file: a task, or a collection ``{task_id: task}`` (the ARC Prize ``*_challenges.json``).
+
+    ``solutions``: a solutions file whose outputs fill the test pairs; by default ``PREFIX_solutions.json`` beside
+    ``PREFIX_challenges.json`` when there is one. Errors inside a collection name the file and the task
+    (``FILE: task '00576224': train[2].input row 3 column 4: ...``). With ``skip_invalid`` a malformed task is
+    recorded in ``errors`` and the others are kept, and a file that is no task at all (not JSON, ...) is one
+    malformed task named after the file; a missing file and a bad solutions file (unreadable, or naming a task
+    the file does not have) raise all the same."""
+    path = Path(path)
+    try:
+        text = read_text(path)
+        data = _decode(text, path)
+        collection = _is_collection(data)
+        lines = _key_lines(text, path) if collection else {path.stem: 1}
+        if not collection:
+            _not_tasks(data, path)
+    except HrmkitError as err:
+        if not skip_invalid or not path.is_file():
+            raise
+        return TaskFile(path, {}, False, {path.stem: 1}, None, {path.stem: str(err)})
+    tasks, errors = {}, {}
+    if collection:
+        entries = [(tid, f"{path}: task {tid!r}", data[tid]) for tid in sorted(data)]
+    else:
+        entries = [(path.stem, path, data)]
+    for tid, source, value in entries:
+        try:
+            tasks[tid] = parse_task(value, tid, source=source)
+        except HrmkitError as err:
+            if not skip_invalid:
+                raise
+            errors[tid] = str(err)
+    sol = Path(solutions) if solutions is not None else solutions_beside(path)
+    if sol is not None:
+        tasks = attach_solutions(tasks, read_solutions(sol), source=sol, against=path,
+                                 errors=errors if skip_invalid else None)
+    return TaskFile(path, tasks, collection, lines, sol, errors)
+
+
+def load_tasks(path, *, solutions=None) -> dict[str, Task]:
+    """A task file -> {file name without .json: task}; a collection -> {task id: task}, ids sorted; with the test
+    outputs of ``solutions`` (default: the ``*_solutions.json`` beside a ``*_challenges.json``)."""
+    return read_file(path, solutions=solutions).tasks
 
 
 def load_task(path) -> Task:
@@ -151,33 +332,52 @@ def load_task(path) -> Task:
     return parse_task(text, path.stem, source=path)
 
 
-def read(path, *, skip_invalid: bool = False) -> list[Record]:
-    """One Record per task file (text = the task id, puzzle = the Task); malformed -> error or Record.error."""
+def task_files(folder) -> list[Path]:
+    """The ``*.json`` files under a folder (recursively, sorted) that hold tasks: every one but the
+    ``*_solutions.json`` files, which are read with their ``*_challenges.json``."""
+    return [f for f in sorted(Path(folder).rglob("*.json")) if not f.name.endswith(SOLUTIONS)]
+
+
+def read(path, *, skip_invalid: bool = False, solutions=None) -> list[Record]:
+    """One Record per task (text = the task id, puzzle = the Task, line = where the task's key is) of a task file,
+    a collection, or every task file and collection under a folder (files in path order, a collection's tasks in
+    id order); malformed -> error or Record.error (see ``read_file``). ``solutions``: a solutions file for the
+    tasks of the file, or of the whole folder."""
     path = Path(path)
-    try:
-        return [Record(0, 1, path.stem, load_task(path))]
-    except HrmkitError as err:
-        if not skip_invalid or not path.is_file():
-            raise
-        return [Record(0, 1, path.stem, None, str(err))]
+    if path.is_dir():
+        files = task_files(path)
+        if not files:
+            raise HrmkitError(f"{path}: no *.json task files")
+    else:
+        files = [path]
+    records: list[Record] = []
+    owner: dict[str, Path] = {}
+    for file in files:
+        found = read_file(file, skip_invalid=skip_invalid, solutions=solutions if file == path else None)
+        for tid in sorted(found.tasks.keys() | found.errors.keys()):
+            if tid in owner:
+                raise HrmkitError(f"{file}: task id {tid!r} also used by {owner[tid]}; read them separately")
+            owner[tid] = file
+            records.append(Record(len(records), found.lines.get(tid, 1), tid, found.tasks.get(tid),
+                                  found.errors.get(tid)))
+    if solutions is not None and path.is_dir():
+        tasks = {r.text: r.puzzle for r in records if r.puzzle is not None}
+        errors = {r.text: r.error for r in records if r.puzzle is None} if skip_invalid else None
+        tasks = attach_solutions(tasks, read_solutions(solutions), source=Path(solutions), against=path,
+                                 errors=errors)
+        records = [replace(r, puzzle=tasks.get(r.text), error=None if r.text in tasks else errors[r.text])
+                   if r.puzzle is not None else r for r in records]
+    return records
 
 
 def read_dir(path) -> dict[str, Task]:
-    """Every ``*.json`` task under a folder (recursively) -> {id: Task} in id order; two files with one id are an
-    error (ARC-AGI-2 reuses ARC-AGI-1 ids: read such folders separately)."""
+    """Every task under a folder (recursively): ``*.json`` task files and collections (``*_challenges.json`` with
+    their ``*_solutions.json``) -> {id: Task} in id order; two tasks with one id are an error (ARC-AGI-2 reuses
+    ARC-AGI-1 ids: read such folders separately)."""
     path = Path(path)
     if not path.is_dir():
         raise HrmkitError(f"{path}: not a folder of ARC task files")
-    tasks, files = {}, {}
-    for file in sorted(path.rglob("*.json")):
-        if file.stem in files:
-            other = files[file.stem]
-            raise HrmkitError(f"{file}: task id {file.stem!r} also used by {other}; read the folders separately")
-        files[file.stem] = file
-        tasks[file.stem] = load_task(file)
-    if not tasks:
-        raise HrmkitError(f"{path}: no *.json task files")
-    return dict(sorted(tasks.items()))
+    return dict(sorted((r.text, r.puzzle) for r in read(path)))
 
 
 def format_one_line(grid: np.ndarray) -> str:
