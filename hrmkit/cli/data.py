@@ -29,7 +29,7 @@ def build(
     out: Annotated[Path, typer.Option("--out", help="Output folder (written to a temp name, then renamed).")],
     source: Annotated[list[str], typer.Option("--source", help=(  # "\\[" prints "[" (rich markup)
         "hf:<owner>/<name>\\[@rev]; gh:OWNER/REPO@COMMIT\\[:PATH] (a GitHub tree at a full 40-character commit, "
-        "PATH a file in it, for ARC a folder); a file (ARC: a folder; repeat); or generate."))],
+        "PATH a file in it, for ARC a folder); a file (ARC: a folder or an ARC Prize *_challenges.json; repeat); or generate."))],
     test_source: Annotated[Optional[str], typer.Option(help="Where test puzzles come from (default: the hub repo's test.csv).")] = None,
     test_fraction: Annotated[Optional[float], typer.Option(help="Hold out this fraction of the source as test (seeded).")] = None,
     subsample: Annotated[Optional[int], typer.Option(help="Keep N training puzzles (ARC: tasks), seeded.")] = None,
