@@ -61,7 +61,10 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="write the figures here too")
     ap.add_argument("--thresholds", default=None,
                     help="comma-separated halting thresholds on sigmoid(q_halt) (default: the model's halt_threshold)")
+    ap.add_argument("--halt-on", default="verified,either",
+                    help="comma-separated --halt-on modes to measure besides q (default: verified,either; '' for none)")
     args = ap.parse_args()
+    args.halt_on = [m for m in args.halt_on.split(",") if m]
     if args.threads:
         torch.set_num_threads(args.threads)
     thresholds = [float(t) for t in args.thresholds.split(",")] if args.thresholds else [None]
@@ -78,10 +81,15 @@ def main() -> None:
         r = measure(records, module, args.model, args.repeats, halt_threshold=t, **kw)
         r["speedup"] = round(r["puzzles_per_s"] / fixed["puzzles_per_s"], 2)
         halting["model's" if t is None else str(t)] = r
+    for mode in args.halt_on:  # halting on the answer's verification (Sudoku/maze), alone or with the Q head
+        r = measure(records, module, args.model, args.repeats, halt_on=mode, **kw)
+        r["speedup"] = round(r["puzzles_per_s"] / fixed["puzzles_per_s"], 2)
+        halting[f"on {mode}"] = r
     report = {"model": args.model, "machine": f"{platform.processor() or platform.machine()}, "
               f"{torch.get_num_threads()} torch threads", "fixed_steps": fixed, "halting": halting}
     print(f"{'mode':<16} {'puzzles/s':>10} {'accuracy':>9} {'segments':>9} {'batch':>6} {'speed-up':>9}")
-    rows = [("fixed steps", {**fixed, "speedup": 1.0})] + [(f"halt > {k}", r) for k, r in halting.items()]
+    rows = [("fixed steps", {**fixed, "speedup": 1.0})] + [(k if k.startswith("on ") else f"halt > {k}", r)
+                                                   for k, r in halting.items()]
     for name, r in rows:
         print(f"{name:<16} {r['puzzles_per_s']:>10} {r['accuracy']:>9} {r['mean_segments']:>9} "
               f"{r['batch_size']:>6} {r['speedup']:>8}x")

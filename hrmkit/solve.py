@@ -10,6 +10,13 @@ slot is refilled with the next puzzle of the queue (the model resets the carry o
 row). With `fixed_steps` every puzzle runs `max_steps` segments, as the authors evaluate. When the queue is
 empty, halted slots are dropped, so the tail of the run gets cheaper instead of computing on padding.
 
+`halt_on` picks the halting signal: "q" (the Q head, above: the authors' rule), "verified" (Sudoku and mazes: a
+puzzle stops at the first segment whose answer checks out, i.e. the verification that gives the status below,
+and otherwise at `max_steps`; the Q head is not consulted), or "either" (whichever comes first). "verified" never
+stops a puzzle on a wrong answer that a later segment would have fixed, so its exact accuracy is at least that of
+`fixed_steps` with the same `max_steps`, for a fraction of the segments; ARC answers cannot be checked before the
+end (the output is what is asked), so ARC halts on the Q head.
+
 Per puzzle: the answer after its last segment, the number of segments, `confidence` = sigmoid(q_halt) at that
 segment (the Q head is trained to predict "this answer is exactly right", so it reads as a probability), and
 `token_prob` = the mean over output cells of the highest softmax probability (how sure the answer is cell by
@@ -99,12 +106,13 @@ def _take(carry, rows: list[int]):
 @torch.inference_mode()
 def run_batched(model, inputs: np.ndarray, puzzle_ids: np.ndarray | None = None, *, batch_size: int | None = None,
                 max_steps: int | None = None, fixed_steps: bool = False, trace: bool = False,
-                halt_threshold: float | None = None) -> list[Run]:
+                halt_threshold: float | None = None, accept=None, use_q: bool = True) -> list[Run]:
     """Run every row of `inputs` [N, seq_len] (token ids) to its halt with continuous batching; one Run per row.
 
     Rows enter the batch in order; a row's result depends only on its own input and identifier (each row of the
     model's forward is independent of the others), so the outcome equals running it alone for the same number
-    of segments.
+    of segments. `accept(row, answer_tokens) -> bool`, when given, also halts a row whose answer it accepts;
+    `use_q=False` ignores the Q head (halting on `accept` and `max_steps` only).
     """
     cfg = model.config
     max_steps = cfg.halt_max_steps if max_steps is None else int(max_steps)
@@ -147,9 +155,13 @@ def run_batched(model, inputs: np.ndarray, puzzle_ids: np.ndarray | None = None,
 
         q_halt, q_continue = out["q_halt_logits"].float(), out["q_continue_logits"].float()
         done = carry.steps >= max_steps
-        if not fixed_steps:
+        if not fixed_steps and use_q:
             done = done | model.halts(q_halt, q_continue, halt_threshold)
         answers = out["logits"].argmax(-1).cpu().numpy()  # (B, L)
+        if accept is not None and not fixed_steps:
+            accepted = [pos for pos, row in enumerate(slots) if not done[pos] and accept(row, answers[pos])]
+            if accepted:
+                done[torch.tensor(accepted, device=done.device)] = True
         if trace:
             for pos, row in enumerate(slots):
                 traces[row].append(answers[pos])
@@ -261,9 +273,17 @@ def _grid_codec(family: ModuleType, cfg):
     return encode, (lambda p, t: family.from_tokens(t, p.shape, size=side, strict=False))
 
 
-def _solve_grids(records, family, model, **run) -> list[Solved]:
+HALT_ON = ("q", "verified", "either")
+
+
+def _solve_grids(records, family, model, halt_on: str = "q", **run) -> list[Solved]:
     encode, decode = _grid_codec(family, model.config)
-    runs = run_batched(model, np.stack([encode(r.puzzle) for r in records]), **run)
+    accept = None
+    if halt_on != "q":
+        def accept(row: int, tokens: np.ndarray) -> bool:
+            return bool(family.verify(records[row].puzzle, decode(records[row].puzzle, tokens)))
+    runs = run_batched(model, np.stack([encode(r.puzzle) for r in records]), accept=accept,
+                       use_q=halt_on != "verified", **run)
     out = []
     for r, res in zip(records, runs):
         answer = decode(r.puzzle, res.tokens)
@@ -342,13 +362,20 @@ def _solve_arc(records, model, directory: Path, *, augmentations: int, seed: int
 def solve_with_model(records: list[Record], *, family: ModuleType, model: str | Path, batch_size: int | None = None,
                      max_steps: int | None = None, fixed_steps: bool = False, trace: bool = False,
                      augmentations: int = ARC_AUGMENTATIONS, seed: int = 0, device: str = "auto",
-                     source: str = "the file", halt_threshold: float | None = None) -> list[Solved]:
+                     source: str = "the file", halt_threshold: float | None = None,
+                     halt_on: str = "q") -> list[Solved]:
     """Solve the parsed records (those with a puzzle) with the model `model` (folder or zoo name).
 
     One Solved per record in order (ARC: one per test input of each task). `info` of the first result also
     holds the run's totals: seconds, rows, batch size. `halt_threshold` (a probability; None: the model config's)
-    sets per-puzzle halting on sigmoid(q_halt) > it (see `halts`). Raises HrmkitError when the model's task does not match.
+    sets per-puzzle halting on sigmoid(q_halt) > it (see `halts`); `halt_on` (q | verified | either, see the module
+    docstring) the halting signal. Raises HrmkitError when the model's task does not match.
     """
+    if halt_on not in HALT_ON:
+        raise HrmkitError(f"--halt-on must be one of {', '.join(HALT_ON)}, got {halt_on!r}")
+    if halt_on != "q" and family.NAME == "arc":
+        raise HrmkitError("--halt-on verified|either: ARC answers cannot be checked before the end (the test output "
+                          "is what is asked); ARC halts on the Q head")
     from hrmkit.models import from_pretrained
 
     records = [r for r in records if r.puzzle is not None]
@@ -366,7 +393,7 @@ def solve_with_model(records: list[Record], *, family: ModuleType, model: str | 
     if family.NAME == "arc":
         out = _solve_arc(records, net, directory, augmentations=augmentations, seed=seed, **run)
     else:
-        out = _solve_grids(records, family, net, **run)
+        out = _solve_grids(records, family, net, halt_on=halt_on, **run)
     if out:
         out[0].info.update(seconds=time.perf_counter() - start, batch_size=batch, device=str(dev))
     return out

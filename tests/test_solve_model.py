@@ -273,3 +273,39 @@ def test_batch_size_rule(sudoku_model):
     assert auto_batch_size(model, torch.device("cpu")) == 32768 // 81
     big = build(ModelConfig.from_name("tiny", vocab_size=12, seq_len=900))
     assert auto_batch_size(big, torch.device("cpu")) == 36
+
+
+def test_halt_on_verified_stops_at_the_first_checked_answer(sudoku_model, tmp_path):
+    from hrmkit.models import from_pretrained
+
+    net = from_pretrained(sudoku_model)
+    x = _puzzles()
+    runs = run_batched(net, x, accept=lambda row, tokens: row % 2 == 0, use_q=False, batch_size=2, max_steps=3)
+    assert [r.segments for r in runs] == [1 if i % 2 == 0 else 3 for i in range(len(x))]
+    alone = run_batched(net, x[:1], fixed_steps=True, max_steps=1)[0]
+    assert np.array_equal(runs[0].tokens, alone.tokens) and runs[0].q_halt == pytest.approx(alone.q_halt)
+
+    # a copying model that never halts on its own: the Q head says continue (q_halt -5 < q_continue 5)
+    stubborn = _copy_model(tmp_path / "stubborn")
+    state = from_pretrained(stubborn)
+    with torch.no_grad():
+        state.inner.q_head.bias.copy_(torch.tensor([-5.0, 5.0]))
+    state.save_pretrained(stubborn)
+    path = tmp_path / "p.txt"
+    path.write_text(f"{SOLVED}\n{SOLVED[:-1]}.\n")  # the copy of the first is a solution, of the second never
+    for flags, segments in ((("--halt-on", "q"), [4, 4]), (("--halt-on", "verified"), [1, 4]),
+                            (("--halt-on", "either"), [1, 4]), (("--fixed-steps", "--halt-on", "verified"), [4, 4])):
+        rows = [json.loads(r) for r in cli(path, "--model", stubborn, "--json", *flags).stdout.splitlines()]
+        assert [r["segments"] for r in rows] == segments, flags
+        assert [r["status"] for r in rows] == ["verified", "wrong"], flags
+    copier = _copy_model(tmp_path / "copy")  # halts on its Q head after one segment, right or wrong
+    rows = [json.loads(r) for r in cli(path, "--model", copier, "--json", "--halt-on", "verified",
+                                       "--max-steps", "3").stdout.splitlines()]
+    assert [r["segments"] for r in rows] == [1, 3]  # verified alone ignores the Q head's "halt"
+
+    bad = cli(path, "--model", copier, "--halt-on", "sometimes")
+    assert bad.exit_code == 1 and "--halt-on must be one of q, verified, either" in bad.stderr
+    exact = cli(path, "--halt-on", "verified")
+    assert exact.exit_code == 1 and "--halt-on is for --model solving" in exact.stderr
+    with pytest.raises(HrmkitError, match="ARC answers cannot be checked"):
+        solve_with_model([], family=arc, model=copier, halt_on="verified")

@@ -41,6 +41,7 @@ Halting: a puzzle stops when its Q head says halt (HRM q_halt > q_continue, TRM 
 --max-steps (default: the model's halt_max_steps), and its batch slot takes the next puzzle.
 --halt-threshold P halts on sigmoid(q_halt) > P instead (default: the model's halt_threshold, 0.5
 unless its config sets one; 0.5 is q_halt > 0, the HRM rule stays q_halt > q_continue at 0.5).
+--halt-on verified stops a Sudoku or maze at the first segment whose answer checks out (else at --max-steps).
 --fixed-steps runs every puzzle to --max-steps, as the authors evaluate. --batch-size default:
 CPU 32768 token positions per batch (at most 512 rows); CUDA half the free memory over a per-row
 activation estimate.
@@ -168,6 +169,10 @@ def solve(
     halt_threshold: Annotated[Optional[float], typer.Option(
         "--halt-threshold", help="Halt a puzzle once sigmoid(q_halt) > P (default: the model's "
         "halt_threshold).")] = None,
+    halt_on: Annotated[str, typer.Option(
+        "--halt-on", help="q: the Q head (the authors' rule); verified: stop a Sudoku/maze at the first segment "
+        "whose answer checks out (at least the --fixed-steps accuracy, far fewer segments); either: the first "
+        "of the two.")] = "q",
     batch_size: Annotated[Optional[int], typer.Option(
         "--batch-size", help="Puzzles in flight at once (default: chosen for the machine).")] = None,
     trace: Annotated[bool, typer.Option(
@@ -203,7 +208,8 @@ def solve(
         raise HrmkitError("--submission is for ARC tasks solved with --model")
     if solver == "exact":
         for flag, used in (("--trace", trace), ("--fixed-steps", fixed_steps), ("--max-steps", max_steps),
-                           ("--batch-size", batch_size), ("--halt-threshold", halt_threshold is not None)):
+                           ("--batch-size", batch_size), ("--halt-threshold", halt_threshold is not None),
+                           ("--halt-on", halt_on != "q")):
             if used:
                 raise HrmkitError(f"{flag} is for --model solving, not the exact solver")
         results = _exact_results(records, module)
@@ -212,7 +218,8 @@ def solve(
 
         results = solve_with_model(records, family=module, model=model, batch_size=batch_size, max_steps=max_steps,
                                    fixed_steps=fixed_steps, trace=trace, augmentations=augmentations, seed=seed,
-                                   device=device, source=str(file), halt_threshold=halt_threshold)
+                                   device=device, source=str(file), halt_threshold=halt_threshold,
+                                   halt_on=halt_on)
     if submission is not None:
         from hrmkit.solve import write_submission
 
