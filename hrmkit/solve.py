@@ -34,9 +34,10 @@ ARC: each test input is run under `augmentations` augmentations of its task (the
 transforms and colour permutations from `hrmkit.puzzles.arc.augmentations`), every answer is mapped back to the
 original frame, and identical grids are voted on (`hrmkit.evaluate.vote`: most votes, ties by mean q_halt);
 attempt 1 and attempt 2 are the two best. When the model has a puzzle embedding and the data set it was trained
-on is known (`identifiers.json` in the model folder, or in the data folder named by the run's
-train_config.json), the augmentations are the ones that data set gave the task, with their puzzle identifiers;
-otherwise every row uses identifier 0, the data sets' blank identifier.
+on is known (`identifiers` given, or `identifiers.json` in the model folder, or in the data folder named by
+the run's train_config.json; hrmkit's names or the HRM authors', see `parse_arc_identifier`), the augmentations
+are the ones that data set gave the task, with their puzzle identifiers; otherwise every row uses identifier 0,
+the data sets' blank identifier.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -293,37 +295,86 @@ def _solve_grids(records, family, model, halt_on: str = "q", **run) -> list[Solv
     return out
 
 
-def _arc_identifiers(directory: Path) -> dict[str, int] | None:
-    """name -> puzzle identifier of the data set the model was trained on, when it can be found."""
-    for folder in (directory, _run_data_dir(directory)):
-        if folder is not None and (folder / "identifiers.json").is_file():
-            names = json.loads((folder / "identifiers.json").read_text())
-            return {name: i for i, name in enumerate(names)}
-    return None
+def parse_arc_identifier(name: str):
+    """(task id, Augmentation) that an ARC puzzle identifier names, or None.
 
-
-def _arc_augmentations(task, known: dict[str, int] | None, count: int, rng) -> list[tuple[Any, int]]:
-    """(augmentation, puzzle identifier) pairs for one task: the data set's own when it knows the task."""
+    Understood: a bare task id (the identity), hrmkit's ``<task>|||t<d>_c<colours>`` and the HRM authors'
+    ``<task>|||t<d>|||<colours>`` (their build_arc_dataset.py); in both, ``colours[c]`` is the new colour of c and
+    ``d`` the dihedral id in the same numbering. Names that do not say how to undo the augmentation (the
+    blank identifier; the later authors' code's ``<task>_t<d>_<hash>``) give None.
+    """
     from hrmkit.data.arc_recipe import SEP
     from hrmkit.puzzles import arc
 
+    if name == "<blank>" or re.search(r"_t[0-7]_-?\d+$", name):  # the later authors' code: a hash, no inverse
+        return None
+    if SEP not in name:
+        return name, arc.Augmentation()
+    task, _, rest = name.partition(SEP)
+    parts = rest.split(SEP) if SEP in rest else rest.split("_c", 1)
+    try:
+        if len(parts) != 2 or not parts[0].startswith("t") or len(parts[1]) != 10:
+            return None
+        return task, arc.Augmentation(int(parts[0][1:]), tuple(int(ch) for ch in parts[1]))
+    except (ValueError, HrmkitError):
+        return None
+
+
+def arc_identifier_index(names: list[str]) -> dict[str, list[tuple[Any, int]]]:
+    """task id -> [(augmentation, puzzle identifier), ...] from identifiers.json, the identity first."""
+    index: dict[str, list[tuple[Any, int]]] = {}
+    for ident, name in enumerate(names):
+        parsed = parse_arc_identifier(name)
+        if parsed is not None:
+            index.setdefault(parsed[0], []).append((parsed[1], ident))
+    for members in index.values():
+        members.sort(key=lambda m: (m[0].dihedral, m[0].colors) != (0, tuple(range(10))))  # identity first
+    return index
+
+
+def read_identifiers(path: str | Path) -> list[str]:
+    """identifiers.json (or a data set folder holding it): the puzzle identifier -> name list."""
+    path = Path(path)
+    file = path / "identifiers.json" if path.is_dir() else path
+    if not file.is_file():
+        raise HrmkitError(f"{path}: no identifiers.json (give a data set folder or its identifiers.json)")
+    try:
+        names = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise HrmkitError(f"{file}: not valid JSON ({err})") from None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise HrmkitError(f"{file}: not a JSON list of puzzle names")
+    return names
+
+
+def _arc_identifiers(directory: Path) -> dict[str, list[tuple[Any, int]]] | None:
+    """The identifier index of the data set the model was trained on, when it can be found."""
+    for folder in (directory, _run_data_dir(directory)):
+        if folder is not None and (folder / "identifiers.json").is_file():
+            return arc_identifier_index(read_identifiers(folder))
+    return None
+
+
+def _arc_augmentations(task, known: dict[str, list[tuple[Any, int]]] | None, count: int,
+                       rng) -> list[tuple[Any, int]]:
+    """(augmentation, puzzle identifier) pairs for one task: the data set's own when it knows the task."""
+    from hrmkit.puzzles import arc
+
     if known is not None and task.id in known:
-        out = [(arc.Augmentation(), known[task.id])]
-        prefix = task.id + SEP
-        for name, ident in known.items():
-            if name.startswith(prefix):  # "<task>|||t<dihedral>_c<colours>"
-                d, c = name[len(prefix):].split("_c")
-                out.append((arc.Augmentation(int(d[1:]), tuple(int(ch) for ch in c)), ident))
-        return out
+        return list(known[task.id])
     return [(aug, 0) for aug in arc.augmentations(task, count - 1, rng=rng)]
 
 
-def _solve_arc(records, model, directory: Path, *, augmentations: int, seed: int, **run) -> list[Solved]:
+def _solve_arc(records, model, directory: Path, *, augmentations: int, seed: int,
+               identifiers: str | Path | None = None, **run) -> list[Solved]:
     from hrmkit.evaluate import vote
     from hrmkit.puzzles import arc
 
     uses_ids = getattr(model.inner, "puzzle_emb", None) is not None
-    known = _arc_identifiers(directory) if uses_ids else None
+    if identifiers is not None:
+        known = arc_identifier_index(read_identifiers(identifiers)) if uses_ids else None
+    else:
+        known = _arc_identifiers(directory) if uses_ids else None
     rng = np.random.default_rng(seed)
     rows, ids, where_ = [], [], []  # where_: (record position, test index, augmentation)
     for k, r in enumerate(records):
@@ -363,14 +414,18 @@ def solve_with_model(records: list[Record], *, family: ModuleType, model: str | 
                      max_steps: int | None = None, fixed_steps: bool = False, trace: bool = False,
                      augmentations: int = ARC_AUGMENTATIONS, seed: int = 0, device: str = "auto",
                      source: str = "the file", halt_threshold: float | None = None,
-                     halt_on: str = "q") -> list[Solved]:
+                     halt_on: str = "q", identifiers: str | Path | None = None) -> list[Solved]:
     """Solve the parsed records (those with a puzzle) with the model `model` (folder or zoo name).
 
     One Solved per record in order (ARC: one per test input of each task). `info` of the first result also
     holds the run's totals: seconds, rows, batch size. `halt_threshold` (a probability; None: the model config's)
     sets per-puzzle halting on sigmoid(q_halt) > it (see `halts`); `halt_on` (q | verified | either, see the module
-    docstring) the halting signal. Raises HrmkitError when the model's task does not match.
+    docstring) the halting signal; `identifiers` (ARC: a data set folder or its identifiers.json, hrmkit's or
+    the HRM authors') names the puzzle identifiers the model was trained with. Raises HrmkitError when the model's
+    task does not match.
     """
+    if identifiers is not None and family.NAME != "arc":
+        raise HrmkitError("--identifiers is for ARC models (puzzle identifiers of augmented tasks)")
     if halt_on not in HALT_ON:
         raise HrmkitError(f"--halt-on must be one of {', '.join(HALT_ON)}, got {halt_on!r}")
     if halt_on != "q" and family.NAME == "arc":
@@ -391,7 +446,8 @@ def solve_with_model(records: list[Record], *, family: ModuleType, model: str | 
                halt_threshold=halt_threshold)
     start = time.perf_counter()
     if family.NAME == "arc":
-        out = _solve_arc(records, net, directory, augmentations=augmentations, seed=seed, **run)
+        out = _solve_arc(records, net, directory, augmentations=augmentations, seed=seed, identifiers=identifiers,
+                         **run)
     else:
         out = _solve_grids(records, family, net, halt_on=halt_on, **run)
     if out:

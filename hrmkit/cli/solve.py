@@ -182,6 +182,9 @@ def solve(
     solutions: Annotated[Optional[Path], typer.Option(
         "--solutions", help="ARC: the ARC Prize solutions file {task_id: \\[output grid, ...]} to verify against "
         "(default: PREFIX_solutions.json beside PREFIX_challenges.json).")] = None,
+    identifiers: Annotated[Optional[Path], typer.Option(
+        "--identifiers", help="ARC: the data set (folder or identifiers.json, hrmkit's or the HRM authors') whose "
+        "puzzle identifiers the model learned (default: found beside the model or its run).")] = None,
     augmentations: Annotated[int, typer.Option(
         help="ARC: augmented copies voted per test input (the identity included).")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of the ARC augmentations.")] = 0,
@@ -209,7 +212,7 @@ def solve(
     if solver == "exact":
         for flag, used in (("--trace", trace), ("--fixed-steps", fixed_steps), ("--max-steps", max_steps),
                            ("--batch-size", batch_size), ("--halt-threshold", halt_threshold is not None),
-                           ("--halt-on", halt_on != "q")):
+                           ("--halt-on", halt_on != "q"), ("--identifiers", identifiers is not None)):
             if used:
                 raise HrmkitError(f"{flag} is for --model solving, not the exact solver")
         results = _exact_results(records, module)
@@ -219,7 +222,7 @@ def solve(
         results = solve_with_model(records, family=module, model=model, batch_size=batch_size, max_steps=max_steps,
                                    fixed_steps=fixed_steps, trace=trace, augmentations=augmentations, seed=seed,
                                    device=device, source=str(file), halt_threshold=halt_threshold,
-                                   halt_on=halt_on)
+                                   halt_on=halt_on, identifiers=identifiers)
     if submission is not None:
         from hrmkit.solve import write_submission
 
