@@ -79,8 +79,11 @@ def predict(model, ds, *, batch_size: int = 256, max_batches: int | None = None,
     for i, index in enumerate(sampler):
         if max_batches is not None and i >= max_batches:
             break
+        index = index[index >= 0]  # the last batch is padded with -1: compute on real rows only
+        if len(index) == 0:
+            continue
         b = ds.batch(index)
-        real = index >= 0
+        real = np.ones(len(index), dtype=bool)
         inputs = b["inputs"] if transform is None else transform[0](b["inputs"])
         out = model.trace(torch.from_numpy(np.ascontiguousarray(inputs)).to(device),
                           torch.from_numpy(b["puzzle_identifiers"]).to(device), steps=steps)
