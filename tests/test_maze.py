@@ -118,7 +118,19 @@ def test_sniff(shared_data):
     assert not maze.sniff(sudoku_text)
     assert not maze.sniff("# Go solve these\n" + sudoku_text)  # a '#' comment made of maze characters
     assert not maze.sniff("source,question,answer,rating\nx,4.5..2.1......,,3\n")  # Sudoku CSV
-    assert not maze.sniff('{"train": [], "test": []}') and not maze.sniff("") and not maze.sniff("#####\n#   #")
+    assert not maze.sniff('{"train": [], "test": []}') and not maze.sniff("")
+    # walls only, or a maze missing its S or G: still a maze file, so that reading it names what is missing
+    assert maze.sniff("#####\n#   #") and maze.sniff("#####\n#S  #\n#####")
+
+
+def test_a_maze_without_a_goal_is_detected_and_named(tmp_path):
+    from hrmkit.puzzles import detect
+
+    path = tmp_path / "m.txt"
+    path.write_text("#####\n#S  #\n#####\n")
+    assert detect(path) is maze
+    with pytest.raises(HrmkitError, match=r"m.txt:1: no goal 'G'"):
+        maze.read(path)
 
 
 # ----------------------------------------------------------------------------- tokens

@@ -315,3 +315,10 @@ def test_a_bad_row_in_a_large_csv_is_named_by_its_line(tmp_path, shared_data, da
     path = write(tmp_path, "hub.csv", "source,question,answer,rating\n" + "\n".join(rows) + "\n")
     with pytest.raises(HrmkitError, match=f"hub.csv:152: .*{message}"):
         S.read(path)
+
+
+def test_a_line_of_the_wrong_length_is_detected_as_sudoku_and_named(tmp_path):
+    path = write(tmp_path, "short.txt", EASY[:80] + "\n")
+    assert detect(path) is S
+    with pytest.raises(HrmkitError, match="short.txt:1: the puzzle has 80 cells, expected 81"):
+        S.read(path)
