@@ -36,4 +36,7 @@ def from_mapping(klass, data: dict, source: str, unknown: str):
     try:
         return klass(**data)
     except HrmkitError as err:
-        raise HrmkitError(f"{source}: {err}") from None
+        message = str(err)
+        if message.startswith(f"{source}: "):  # the class already said where (its own default name)
+            raise
+        raise HrmkitError(f"{source}: {message}") from None
