@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from hrmkit.data.format import AUTHORS_FIELDS
+from _helpers import authors_copy, copy_model
 from hrmkit.evaluate import augmentations_from_names
 from hrmkit.models import ModelConfig, build
 from hrmkit.puzzles import arc
@@ -49,22 +49,6 @@ def test_both_naming_schemes_parse_to_the_same_augmentation():
     assert [i for _, i in index["b"]] == [3]
 
 
-def _copy_arc_model(path: Path, ids: int) -> Path:
-    """Answer = input (see tests/test_solve_model.py: _copy_model), for the ARC canvas."""
-    torch.manual_seed(0)
-    model = build(ModelConfig.from_name("tiny", vocab_size=12, seq_len=900, num_puzzle_identifiers=ids))
-    V, D = model.config.vocab_size, model.config.hidden_size
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith(("o_proj.weight", "down_proj.weight")):
-                p.zero_()
-        model.inner.embed_tokens.embedding_weight.copy_(100 * torch.eye(V, D))
-        model.inner.lm_head.weight.copy_(torch.eye(V, D))
-        model.inner.q_head.bias.copy_(torch.tensor([5.0, -5.0]))
-    model.save_pretrained(path)
-    return path
-
-
 @pytest.mark.usefixtures("one_thread")
 def test_eval_votes_on_an_authors_arc_folder_as_on_hrmkit_s(tmp_path, shared_data):
     # 6 evaluation tasks: 3 whose test output is their input (a copying model solves them), 3 real ones
@@ -80,20 +64,14 @@ def test_eval_votes_on_an_authors_arc_folder_as_on_hrmkit_s(tmp_path, shared_dat
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "-m", "hrmkit", "data", "build", "arc", "--source", str(tmp_path / "raw"),
                     "--augment", "3", "--seed", "0", "--out", str(built)], check=True, capture_output=True, env=env)
-    authors = tmp_path / "authors-built"  # the same arrays with the authors' names and files only
-    for split in ("train", "test"):
-        (authors / split).mkdir(parents=True)
-        meta = json.loads((built / split / "dataset.json").read_text())
-        (authors / split / "dataset.json").write_text(json.dumps({k: meta[k] for k in AUTHORS_FIELDS}))
-        for name in ("inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices"):
-            shutil.copyfile(built / split / f"all__{name}.npy", authors / split / f"all__{name}.npy")
+    authors = authors_copy(built, tmp_path / "authors-built")  # the authors' names: below
     names = json.loads((built / "identifiers.json").read_text())
     renamed = [n.replace("_c", "|||", 1) if "|||" in n else n for n in names]  # task|||t<d>|||<colours>
     assert renamed != names
     (authors / "identifiers.json").write_text(json.dumps(renamed))
     assert augmentations_from_names(renamed) == [None] + json.loads((built / "augmentations.json").read_text())[1:]
 
-    model = _copy_arc_model(tmp_path / "copy", ids=len(names))
+    model = copy_model(tmp_path / "copy", vocab_size=12, seq_len=900, num_puzzle_identifiers=len(names))
     reports = {}
     for name, data in (("hrmkit", built), ("authors", authors)):
         out = tmp_path / f"report-{name}"

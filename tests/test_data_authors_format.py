@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hrmkit.data.format import AUTHORS_FIELDS, open_dataset
+from _helpers import authors_copy
+from hrmkit.data.format import open_dataset
 from hrmkit.data.loader import BatchSampler, PuzzleDataset, batches
 from hrmkit.errors import HrmkitError
 from hrmkit.puzzles import sudoku
@@ -71,14 +71,7 @@ def test_an_hrmkit_folder_and_its_authors_copy_give_the_same_batches(tmp_path):
            "--test-source", "generate", "--test-count", "6", "--givens", "50-55", "--augment", "3", "--seed", "1",
            "--out", str(built)]
     subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    copy = tmp_path / "copy"  # what the authors' scripts would have written for the same examples
-    for split in ("train", "test"):
-        (copy / split).mkdir(parents=True)
-        meta = json.loads((built / split / "dataset.json").read_text())
-        (copy / split / "dataset.json").write_text(json.dumps({k: meta[k] for k in AUTHORS_FIELDS}))
-        for name in ("inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices"):
-            shutil.copyfile(built / split / f"all__{name}.npy", copy / split / f"all__{name}.npy")
-    shutil.copyfile(built / "identifiers.json", copy / "identifiers.json")
+    copy = authors_copy(built, tmp_path / "copy")  # what the authors' scripts would have written
 
     a, b = open_dataset(built).split("train"), open_dataset(copy).split("train")
     assert b.meta.augmented and a.meta.augmented

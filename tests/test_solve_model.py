@@ -16,6 +16,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from _helpers import copy_model
 from hrmkit.cli import app
 from hrmkit.errors import HrmkitError
 from hrmkit.models import ModelConfig, build
@@ -36,23 +37,7 @@ def _tiny(path: Path, seed: int = 0, **over) -> Path:
     return path
 
 
-def _copy_model(path: Path, **over) -> Path:
-    """A model whose answer is its input, halting after one segment: attention and MLP outputs are zero, so each
-    block is a norm; token embeddings are large basis vectors that dominate the initial states, and lm_head reads
-    them back."""
-    torch.manual_seed(0)
-    model = build(ModelConfig.from_name("tiny", **over))
-    V, D = model.config.vocab_size, model.config.hidden_size
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith(("o_proj.weight", "down_proj.weight")):
-                p.zero_()
-        model.inner.embed_tokens.embedding_weight.copy_(100 * torch.eye(V, D))
-        model.inner.lm_head.weight.copy_(torch.eye(V, D))
-        model.inner.q_head.weight.zero_()
-        model.inner.q_head.bias.copy_(torch.tensor([5.0, -5.0]))
-    model.save_pretrained(path)
-    return path
+_copy_model = copy_model  # tests/_helpers.py
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py

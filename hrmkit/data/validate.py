@@ -34,7 +34,6 @@ from hrmkit.data.format import (
     REQUIRED,
     Dataset,
     Split,
-    array_file,
     is_authors,
     load_split,
     read_json,
