@@ -1,7 +1,11 @@
-"""Benchmark: build and validate the Sudoku 1k recipe (1,000 bases x (1 + 1,000 augmentations) = 1,001,000
-examples) from a local puzzle list, timing each step and its peak memory (each in its own process).
+"""Benchmark: build (and validate) a data set, timing each step and its peak memory (each in its own process).
+
+Sudoku 1k recipe (default): 1,000 bases x (1 + 1,000 augmentations) = 1,001,000 examples from a local puzzle list.
+ARC (``--task arc``): the authors' recipe over ARC-AGI-1 training + evaluation (800 tasks), ``--augment`` copies
+each; ``--code DIR`` runs another checkout (e.g. ``git worktree add /tmp/arc-old HEAD~1``) for a before/after.
 
     PYTHONPATH=. python benchmarks/data_build.py [--source FILE] [--bases 1000] [--augment 1000] [--out DIR]
+    PYTHONPATH=. python benchmarks/data_build.py --task arc --augment 100 [--code /tmp/arc-old] [--validate]
 
 Targets (issue 3): build < 2 min and < 2 GB; validate < 2 min. Results go to benchmarks/RESULTS-data.md.
 """
@@ -9,6 +13,7 @@ Targets (issue 3): build < 2 min and < 2 GB; validate < 2 min. Results go to ben
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -20,24 +25,31 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HRMKIT_SHARED", REPO.parent / "shared"))
 
-# Runs one `hrmkit` command in this process and prints its peak resident memory (ru_maxrss is in KiB on Linux).
+# Runs one `hrmkit` command in this process and prints its peak resident memory in MiB: VmHWM, the high-water
+# mark of this process's own memory (ru_maxrss, the fallback off Linux, starts at the parent's size after exec).
 CHILD = """
-import resource, sys
+import os, re, resource, sys
 from hrmkit.cli import app
 try:
     app(sys.argv[1:], standalone_mode=False)
     code = 0
 except SystemExit as e:
     code = e.code or 0
-print(f"PEAK_RSS_MIB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}", file=sys.stderr)
+if os.path.exists("/proc/self/status"):
+    kib = int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
+else:
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(f"PEAK_RSS_MIB {kib / 1024:.0f}", file=sys.stderr)
 sys.exit(code)
 """
 
 
-def run(args: list[str]) -> tuple[float, float, str]:
+def run(args: list[str], code: Path = REPO) -> tuple[float, float, str]:
+    """(wall seconds, peak MiB, stderr) of ``hrmkit ARGS`` run from the checkout ``code`` (its folder as the working
+    directory too, so that no other checkout shadows it on sys.path)."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True, cwd=code,
+                          env={**os.environ, "PYTHONPATH": str(code)})
     seconds = time.perf_counter() - start
     if proc.returncode:
         sys.exit(f"failed: hrmkit {' '.join(args)}\n{proc.stdout}\n{proc.stderr}")
@@ -47,26 +59,42 @@ def run(args: list[str]) -> tuple[float, float, str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--source", default=str(SHARED / "data" / "sudoku" / "magictour_top1465.txt"))
+    ap.add_argument("--task", choices=("sudoku", "arc"), default="sudoku")
+    ap.add_argument("--source", default=None, help="sudoku: a puzzle list; arc: a folder (default: ARC-AGI-1)")
     ap.add_argument("--bases", type=int, default=1000)
     ap.add_argument("--augment", type=int, default=1000)
     ap.add_argument("--test-fraction", type=float, default=0.3)
+    ap.add_argument("--code", type=Path, default=REPO, help="the hrmkit checkout to run (default: this one)")
+    ap.add_argument("--validate", action="store_true", help="arc: validate the result too (sudoku always does)")
     ap.add_argument("--out", default=None, help="data set folder (default: a temporary one, removed after)")
     opts = ap.parse_args()
     tmp = None if opts.out else tempfile.mkdtemp(prefix="hrmkit-bench-")
-    out = Path(opts.out or Path(tmp) / "sudoku-1k")
+    out = Path(opts.out or Path(tmp) / f"{opts.task}-bench").resolve()
+    code = opts.code.resolve()
     try:
-        build_args = ["data", "build", "sudoku", "--out", str(out), "--source", opts.source, "--test-fraction",
-                      str(opts.test_fraction), "--subsample", str(opts.bases), "--augment", str(opts.augment),
-                      "--seed", "0", "--overwrite"]
-        b_s, b_mem, _ = run(build_args)
-        v_s, v_mem, _ = run(["data", "validate", str(out), "--report", str(out.parent / "report.json")])
+        if opts.task == "sudoku":
+            source = opts.source or str(SHARED / "data" / "sudoku" / "magictour_top1465.txt")
+            build_args = ["data", "build", "sudoku", "--out", str(out), "--source", source, "--test-fraction",
+                          str(opts.test_fraction), "--subsample", str(opts.bases), "--augment", str(opts.augment),
+                          "--seed", "0", "--overwrite"]
+            command = f"--bases {opts.bases} --augment {opts.augment}"
+        else:
+            source = opts.source or str(SHARED / "data" / "arc" / "arc-agi-1")
+            build_args = ["data", "build", "arc", "--out", str(out), "--source", source, "--augment",
+                          str(opts.augment), "--seed", "0", "--overwrite"]
+            command = f"--task arc --augment {opts.augment}" + (f" --code {opts.code}" if code != REPO else "")
+        load = os.getloadavg()[0]
+        b_s, b_mem, _ = run(build_args, code)
+        meta = [json.loads((out / s / "dataset.json").read_text()) for s in ("train", "test")]
+        n = sum(m["num_examples"] for m in meta)
         size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**20
-        n = opts.bases * (opts.augment + 1)
-        print(f"cpus: {os.cpu_count()}  python: {sys.version.split()[0]}")
-        print(f"command: PYTHONPATH=. python benchmarks/data_build.py --bases {opts.bases} --augment {opts.augment}")
+        print(f"cpus: {os.cpu_count()}  python: {sys.version.split()[0]}  load average before: {load:.2f}  "
+              f"code: {code}")
+        print(f"command: PYTHONPATH=. python benchmarks/data_build.py {command}")
         print(f"build    {n:,} examples: {b_s:6.1f} s  peak {b_mem:6.0f} MiB  ({size:.0f} MiB on disk)")
-        print(f"validate {n:,} examples: {v_s:6.1f} s  peak {v_mem:6.0f} MiB")
+        if opts.task == "sudoku" or opts.validate:
+            v_s, v_mem, _ = run(["data", "validate", str(out), "--report", str(out.parent / "report.json")], code)
+            print(f"validate {n:,} examples: {v_s:6.1f} s  peak {v_mem:6.0f} MiB")
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

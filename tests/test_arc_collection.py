@@ -35,6 +35,12 @@ def write_collection(folder: Path, prefix: str, files: list[Path], indent: int |
     return ch, so
 
 
+def write_sample_submission(path: Path, task_ids: list[str]) -> None:
+    """The ARC Prize's sample_submission.json: one all-black attempt pair per task (as Kaggle ships it, indented)."""
+    path.write_text(json.dumps({t: [{"attempt_1": [[0, 0], [0, 0]], "attempt_2": [[0, 0], [0, 0]]}] for t in task_ids},
+                               indent=4))
+
+
 def task_files(shared_data, part: str, n: int) -> list[Path]:
     return sorted((shared_data / "arc" / "arc-agi-1" / part).glob("*.json"))[:n]
 
@@ -171,7 +177,9 @@ def test_folders_read_collections_with_their_solutions(evaluation, shared_data):
     folder = ch.parent
     extra = task_files(shared_data, "training", 1)[0]
     shutil.copy(extra, folder / extra.name)
-    tasks = arc.read_dir(folder)  # the solutions file is not read as tasks
+    write_sample_submission(folder / "sample_submission.json", [f.stem for f in files])
+    tasks = arc.read_dir(folder)  # neither the solutions file nor the submission file is read as tasks
+    assert arc.task_files(folder) == sorted([ch, folder / extra.name])
     assert list(tasks) == sorted([f.stem for f in files] + [extra.stem])
     assert all(same_task(tasks[f.stem], arc.load_task(f)) for f in files + [extra])
     shutil.copy(files[3], folder / files[3].name)  # the same id as a file and in the collection
@@ -236,7 +244,11 @@ def test_solve_a_collection_verifies_with_its_solutions_and_submits_every_task(e
         for entry, pair in zip(data[f.stem], test):
             assert entry["attempt_1"] == pair["input"] == entry["attempt_2"]  # the copy model's answer, voted alone
 
-    folder = solve(ch.parent, *args)  # a folder holding the challenges and solutions files reads the same
+    # a folder holding the challenges and solutions files reads the same; submission files beside them (Kaggle's
+    # sample_submission.json, the one just written) are answers, not tasks, and are left out
+    write_sample_submission(ch.parent / "sample_submission.json", [f.stem for f in files])
+    shutil.copy(sub, ch.parent / "submission.json")
+    folder = solve(ch.parent, *args)
     assert folder.exit_code == 0 and folder.stdout == result.stdout, folder.output
 
     elsewhere = so.rename(tmp_path / "sols.json")  # no sibling: unverified; --solutions brings them back
@@ -321,7 +333,9 @@ def test_data_build_from_collections_equals_the_folder_and_validates(arc_prize, 
         solutions = path.with_name(path.name.replace("_challenges", "_solutions"))
         assert files["solutions"] == {"path": str(solutions), "sha256": sources.sha256_file(solutions)}
 
-    # the folder of ARC Prize files: its tasks in id order (as read_dir), evaluation by file name, solutions paired
+    # the folder of ARC Prize files (with Kaggle's sample_submission.json, not tasks): its tasks in id order (as
+    # read_dir), evaluation by file name, solutions paired
+    write_sample_submission(kaggle / "sample_submission.json", sorted(arc.load_tasks(ev)))
     r = data("build", "arc", "--out", tmp_path / "c", "--source", kaggle)
     assert r.exit_code == 0 and "7 tasks (3 evaluation)" in r.output, r.output
     tasks = {**arc.load_tasks(ev), **arc.load_tasks(tr)}

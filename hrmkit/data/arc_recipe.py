@@ -16,19 +16,29 @@ The test split is augmented too, because evaluation votes over the model's answe
 after undoing it: ``augmentations.json`` stores, per identifier, the base task and the forward and inverse
 augmentation. Training examples are placed at a random offset on the 30x30 canvas (``--no-translate`` to
 keep them at the corner), test examples at the corner.
+
+The build streams (``--augment 1000`` over the paper's ~1,000 tasks is ~4 million examples, ~7 GB of tokens):
+pass 1 (``build_arc``) draws every task's augmentations and training offsets, in the one seeded order
+(per task: its augmentations, then the offset of each augmented copy's examples, copy by copy), and keeps them
+as small integer arrays; pass 2 (the ``fill`` handed to the writer) encodes each task's examples, a block of
+copies at a time (``encode``), straight into the output files. Memory holds the tasks, those arrays and the
+identifiers, whatever ``--augment`` is.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hrmkit.data import sources as src
 from hrmkit.data.build import BuildParams, Log, RecipeResult
-from hrmkit.data.format import BLANK_IDENTIFIER, Family, SplitArrays
+from hrmkit.data.format import BLANK_IDENTIFIER, Family, JsonText, SplitPlan
 from hrmkit.errors import HrmkitError
+from hrmkit.puzzles.maze import DIHEDRAL_INVERSE, dihedral
 
 LAYOUT = "arc-v1"
 SEP = "|||"  # identifier names: "<task id>|||t<dihedral>_c<colours>" (the identity keeps the bare id)
@@ -116,65 +126,154 @@ def build_arc(params: BuildParams, log: Log) -> RecipeResult:
                           "folder or an evaluation challenges file)")
     translate = bool(params.family_options.get("translate", True))
 
-    identifiers, inverse = [BLANK_IDENTIFIER], [None]
-    train = _Collect()
-    test = _Collect()
+    # Pass 1: augmentations, offsets, identifiers and the split plans (every array but the example rows).
+    plans, identifiers = [], [BLANK_IDENTIFIER]
     for task, is_eval in tasks:
         augs = arc.augmentations(task, params.augment, rng=rng) if params.augment else [arc.Augmentation()]
-        for aug in augs:
-            ident = len(identifiers)
+        demos = _demos(task, is_eval)
+        offsets = np.zeros((len(augs), len(demos), 2), np.uint8)  # (copies, examples, row/col)
+        for i, aug in enumerate(augs):
             identifiers.append(task.id if aug == arc.Augmentation() else f"{task.id}{SEP}{aug.key.rsplit('_r', 1)[0]}")
-            inv = aug.inverse()
-            inverse.append({"task": task.id, "dihedral": aug.dihedral, "colors": list(aug.colors),
-                            "inverse_dihedral": inv.dihedral, "inverse_colors": list(inv.colors)})
-            demos = task.train if is_eval else task.train + [p for p in task.test if p.output is not None]
-            train.puzzle(ident, aug, demos, rng if translate else None)
-            if is_eval:
-                test.puzzle(ident, aug, task.test, None)
-        train.end_group()
-        if is_eval:
-            test.end_group()
+            if translate:  # the draws of the examples' offsets, in example order, on the shapes after the transform
+                for j, pair in enumerate(demos):
+                    shapes = [_shape_after(g, aug.dihedral) for g in (pair.input, pair.output) if g is not None]
+                    offsets[i, j] = arc.random_offset(shapes, rng)
+        rows = np.array([[a.dihedral, *a.colors] for a in augs], np.int16)  # (copies, 11) the arc-v1 layout
+        plans.append(_TaskPlan(task, is_eval, len(identifiers) - len(augs), rows, offsets))
+    splits = {"train": _split_plan(plans, "train"), "test": _split_plan(plans, "test")}
     n_eval = sum(is_eval for _, is_eval in tasks)
-    log(f"arc: {len(tasks)} tasks ({n_eval} evaluation), {len(identifiers) - 1} puzzles with augmentations")
+    log(f"arc: {len(tasks)} tasks ({n_eval} evaluation), {len(identifiers) - 1} puzzles with augmentations; "
+        f"encoding {splits['train'].num_examples} + {splits['test'].num_examples} examples")
+
+    def fill(writers) -> None:
+        """Pass 2: every task's examples, in the order of the plans, into the writers."""
+        for done, plan in enumerate(plans, 1):
+            for split, pairs, offsets in _parts(plan):
+                for lo in range(0, len(plan.augs), BLOCK):  # a block of copies at a time: memory stays bounded
+                    inputs, labels = encode(pairs, plan.augs[lo : lo + BLOCK], offsets[lo : lo + BLOCK])
+                    writers[split].append(inputs, labels)
+            if done * 4 // len(plans) > (done - 1) * 4 // len(plans) and done < len(plans):
+                log(f"arc: encoded {done}/{len(plans)} tasks")
+
     stats = {"tasks": len(tasks), "evaluation_tasks": n_eval, "puzzles": len(identifiers) - 1, "translate": translate}
-    return RecipeResult(family(), {"train": train.arrays(), "test": test.arrays()},
-                        {f"source{i}": s.record() for i, s in enumerate(sources)}, identifiers,
-                        extra_json={"augmentations.json": inverse}, stats=stats,
-                        augmented={"train": params.augment > 0, "test": params.augment > 0})
+    return RecipeResult(family(), splits, {f"source{i}": s.record() for i, s in enumerate(sources)}, identifiers,
+                        extra_json={"augmentations.json": _inverse_records(plans)}, stats=stats,
+                        augmented={"train": params.augment > 0, "test": params.augment > 0}, fill=fill)
 
 
-class _Collect:
-    """Accumulates one split: examples, puzzles, groups."""
+BLOCK = 256  # augmented copies encoded at once (per split: BLOCK x examples per task x 900 bytes x 2)
+_TRANSPOSES = frozenset(d for d in range(8) if dihedral(np.zeros((1, 2)), d).shape == (2, 1))
 
-    def __init__(self):
-        self.inputs, self.labels, self.ids, self.augs = [], [], [], []
-        self.puzzle_indices, self.group_indices = [0], [0]
 
-    def end_group(self):
-        """Close the group of the puzzles added since the last call."""
-        self.group_indices.append(len(self.ids))
+@dataclass
+class _TaskPlan:
+    """One task as pass 1 leaves it: its augmented copies (identifiers first_id, first_id + 1, ...; row i of
+    ``augs`` is copy i in the arc-v1 layout) and the canvas offset of each copy's training examples."""
 
-    def puzzle(self, ident: int, aug, pairs, rng):
-        from hrmkit.puzzles import arc
+    task: object  # hrmkit.puzzles.arc.Task
+    is_eval: bool
+    first_id: int
+    augs: np.ndarray  # (copies, 11) int16: dihedral id, colour map of 0..9
+    offsets: np.ndarray  # (copies, training examples, 2) uint8: (row, col); zeros without translation
 
-        for pair in pairs:
-            inp = aug.apply(pair.input)
-            out = None if pair.output is None else aug.apply(pair.output)
-            offset = (0, 0) if rng is None else arc.random_offset([inp] + ([out] if out is not None else []), rng)
-            self.inputs.append(arc.to_tokens(inp, offset))
-            self.labels.append(np.zeros(arc.SEQ_LEN, np.uint8) if out is None else arc.to_tokens(out, offset))
-        self.ids.append(ident)
-        self.augs.append([aug.dihedral, *aug.colors])
-        self.puzzle_indices.append(len(self.inputs))
 
-    def arrays(self) -> SplitArrays:
-        from hrmkit.puzzles import arc
+def _demos(task, is_eval: bool) -> list:
+    """The pairs of a task that go to the train split: an evaluation task's demonstrations, else every pair with
+    an output."""
+    return task.train if is_eval else task.train + [p for p in task.test if p.output is not None]
 
-        return SplitArrays(
-            inputs=np.stack(self.inputs) if self.inputs else np.zeros((0, arc.SEQ_LEN), np.uint8),
-            labels=np.stack(self.labels) if self.labels else np.zeros((0, arc.SEQ_LEN), np.uint8),
-            puzzle_identifiers=np.asarray(self.ids, np.int32),
-            puzzle_indices=np.asarray(self.puzzle_indices, np.int32),
-            group_indices=np.asarray(self.group_indices, np.int32),
-            augmentations=np.asarray(self.augs, np.int16).reshape(-1, 11),
-        )
+
+def _parts(plan: _TaskPlan):
+    """(split, pairs, offsets) of a task: its train-split examples, and its test pairs (at the corner) when it is
+    an evaluation task."""
+    yield "train", _demos(plan.task, plan.is_eval), plan.offsets
+    if plan.is_eval:
+        yield "test", plan.task.test, np.zeros((len(plan.augs), len(plan.task.test), 2), np.uint8)
+
+
+class _Shape:
+    """A stand-in for a grid that has only its ``shape``: all that ``arc.random_offset`` looks at."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: tuple[int, int]):
+        self.shape = shape
+
+
+def _shape_after(grid: np.ndarray, d: int) -> _Shape:
+    """What ``grid`` looks like to ``arc.random_offset`` after dihedral transform ``d``."""
+    return _Shape(grid.shape[::-1] if d in _TRANSPOSES else grid.shape)
+
+
+def _split_plan(plans: list[_TaskPlan], split: str) -> SplitPlan:
+    """The arrays of a split but its example rows: one puzzle per augmented copy, one group per task."""
+    from hrmkit.puzzles import arc
+
+    parts = [(p, len(pairs)) for p in plans for s, pairs, _ in _parts(p) if s == split]
+    ids = [np.arange(p.first_id, p.first_id + len(p.augs)) for p, _ in parts]  # per task: its copies' identifiers
+    examples = np.concatenate([np.zeros(0, np.int64)] + [np.full(len(p.augs), m) for p, m in parts])  # per puzzle
+    return SplitPlan(
+        num_examples=int(examples.sum()),
+        seq_len=arc.SEQ_LEN,
+        puzzle_identifiers=np.concatenate([np.zeros(0, np.int64)] + ids).astype(np.int32),
+        puzzle_indices=np.concatenate([[0], np.cumsum(examples)]).astype(np.int32),
+        group_indices=np.concatenate([[0], np.cumsum([len(i) for i in ids], dtype=np.int64)]).astype(np.int32),
+        augmentations=np.concatenate([np.zeros((0, 11), np.int16)] + [p.augs for p, _ in parts]),
+    )
+
+
+def encode(pairs: list, augs: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tokens of every pair under every augmentation: inputs and labels [copies * pairs, 900] uint8, copy-major
+    (copy 0's pairs, then copy 1's ...); what ``arc.to_tokens(Augmentation(d, colours).apply(grid), offset)``
+    gives one example at a time (a pair without output gets an all-pad label), computed a dihedral at a time."""
+    from hrmkit.puzzles import arc
+
+    n, m = len(augs), len(pairs)
+    inputs = np.zeros((n, m, arc.SEQ_LEN), np.uint8)
+    labels = np.zeros((n, m, arc.SEQ_LEN), np.uint8)
+    tokens = augs[:, 1:].astype(np.uint8) + arc.COLOUR_OFFSET  # (n, 10) token of each original colour
+    for d in np.unique(augs[:, 0]):
+        sel = np.flatnonzero(augs[:, 0] == d)
+        for j, pair in enumerate(pairs):
+            for grid, out in ((pair.input, inputs), (pair.output, labels)):
+                if grid is not None:
+                    g = dihedral(grid, int(d))  # (h, w) transformed once, coloured per copy below
+                    out[sel, j] = _canvases(tokens[sel][:, g], offsets[sel, j]).reshape(len(sel), arc.SEQ_LEN)
+    return inputs.reshape(n * m, arc.SEQ_LEN), labels.reshape(n * m, arc.SEQ_LEN)
+
+
+def _canvases(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """(k, h, w) colour tokens at (k, 2) offsets -> (k, 30, 30) canvases with their end-of-grid markers (the row
+    below and the column right of the grid, where they fit; see ``arc.to_canvas``)."""
+    from hrmkit.puzzles import arc
+
+    k, h, w = values.shape
+    size = arc.MAX_SIZE
+    canvas = np.zeros((k, size, size), np.uint8)
+    r, c = offsets[:, 0].astype(np.intp), offsets[:, 1].astype(np.intp)
+    rows = r[:, None] + np.arange(h)  # (k, h)
+    cols = c[:, None] + np.arange(w)  # (k, w)
+    every = np.arange(k)
+    canvas[every[:, None, None], rows[:, :, None], cols[:, None, :]] = values
+    below = np.flatnonzero(r + h < size)
+    canvas[below[:, None], (r + h)[below, None], cols[below]] = arc.EOS_ID
+    right = np.flatnonzero(c + w < size)
+    canvas[right[:, None], rows[right], (c + w)[right, None]] = arc.EOS_ID
+    return canvas
+
+
+def _inverse_records(plans: list[_TaskPlan]):
+    """augmentations.json, one record at a time: null for the blank identifier, then per puzzle its task, the
+    forward augmentation and the inverse that undoes it (``arc.Augmentation.inverse``)."""
+    yield None
+    for plan in plans:
+        task = json.dumps(plan.task.id)
+        inverse = np.argsort(plan.augs[:, 1:], axis=1)  # colour maps are permutations: argsort inverts them
+        for row, inv in zip(plan.augs.tolist(), inverse.tolist()):
+            # json.dumps({"task", "dihedral", "colors", "inverse_dihedral", "inverse_colors"}, indent=1), faster
+            yield JsonText(_RECORD % (task, row[0], ",\n  ".join(map(str, row[1:])), DIHEDRAL_INVERSE[row[0]],
+                                      ",\n  ".join(map(str, inv))))
+
+
+_RECORD = ('{\n "task": %s,\n "dihedral": %d,\n "colors": [\n  %s\n ],\n "inverse_dihedral": %d,\n'
+           ' "inverse_colors": [\n  %s\n ]\n}')

@@ -9,6 +9,10 @@ following the same order so that a bad source fails before anything is written:
 3. solve (and rate) puzzles that came without answers with the family's exact solver;
 4. augment training bases (``--augment K`` copies each); test puzzles are never augmented;
 5. write into a temporary folder and rename (``hrmkit.data.format``), with the provenance.
+
+A recipe hands its splits over in memory (``SplitArrays``), or, when they are too big for that (ARC with
+``--augment 1000`` is ~4 million 900-token examples), as ``SplitPlan``s and a ``fill`` function that encodes the
+examples into the writer chunk by chunk, so that memory stays bounded whatever the size.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ import numpy as np
 
 from hrmkit import __version__
 from hrmkit.data import sources as src
-from hrmkit.data.format import BLANK_IDENTIFIER, Family, SplitArrays, check_output, write_dataset
+from hrmkit.data.format import (BLANK_IDENTIFIER, Family, RowWriter, SplitArrays, SplitPlan, check_output,
+                                 write_dataset)
 from hrmkit.errors import HrmkitError, where
 
 TASKS = ("sudoku", "maze", "arc")
@@ -98,9 +103,14 @@ def build(task: str, out: str | Path, params: BuildParams, *, overwrite: bool = 
         from hrmkit.data.arc_recipe import build_arc as recipe
     result = recipe(params, log)
     prov = provenance(task, params, result.sources, {"build": {**result.stats, "seconds": None}})
-    prov["build"]["seconds"] = round(time.perf_counter() - start, 2)
-    write_dataset(out, result.family, result.splits, result.identifiers, prov,
-                  augmented=result.augmented or {"train": params.augment > 0}, extra_json=result.extra_json, overwrite=overwrite)
+
+    def timed() -> dict:  # called by the writer once the arrays are written (a streamed build encodes then)
+        prov["build"]["seconds"] = round(time.perf_counter() - start, 2)
+        return prov
+
+    write_dataset(out, result.family, result.splits, result.identifiers, timed if result.fill else timed(),
+                  augmented=result.augmented or {"train": params.augment > 0}, extra_json=result.extra_json,
+                  overwrite=overwrite, fill=result.fill)
     counts = ", ".join(f"{k}: {v.num_examples} examples / {v.num_groups} groups" for k, v in result.splits.items())
     log(f"wrote {out} ({counts}) in {time.perf_counter() - start:.1f}s")
     return out
@@ -108,15 +118,17 @@ def build(task: str, out: str | Path, params: BuildParams, *, overwrite: bool = 
 
 @dataclass
 class RecipeResult:
-    """What a family recipe hands to the writer."""
+    """What a family recipe hands to the writer: the splits in memory, or their plans and the ``fill`` function
+    that streams their examples into the writer (see ``hrmkit.data.format.write_dataset``)."""
 
     family: Family
-    splits: dict[str, SplitArrays]
+    splits: dict[str, SplitArrays] | dict[str, SplitPlan]
     sources: dict
     identifiers: list[str] = field(default_factory=lambda: [BLANK_IDENTIFIER])
     extra_json: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
     augmented: dict | None = None  # split -> whether it holds augmented copies (default: train iff --augment)
+    fill: Callable[[dict[str, RowWriter]], None] | None = None  # with SplitPlans: writes every example row
 
 
 # ---------------------------------------------------------------------------------------- shared helpers

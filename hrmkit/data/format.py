@@ -38,6 +38,13 @@ blank_identifier_id, num_puzzle_identifiers, total_groups, mean_puzzle_examples,
 ``format, format_version, family, split, num_examples, num_puzzles, grid`` (rows, cols of the board behind
 the sequence), ``augmentation_layout`` and ``augmented`` (whether copies were added).
 
+Large data sets are written without holding their examples in memory: ``write_dataset(..., fill=...)`` takes a
+``SplitPlan`` per split (every array but inputs and labels, and the example count), opens a ``RowWriter`` per
+split that appends rows to its two ``.npy`` files (header first, then the rows in order: the bytes ``numpy.save``
+would write, hashed on the way) and calls ``fill(writers)``. JSON arrays (``identifiers.json``,
+``augmentations.json``) are written item by item, and may be iterators (the bytes of ``json.dumps(indent=1)``).
+ARC's recipe builds this way; Sudoku and mazes hand over their arrays in memory.
+
 Augmentation layouts (one int16 row per puzzle; identity rows for bases and test puzzles):
   ``sudoku-v1`` (28): transpose flag, row order (9), column order (9), digit map (9: new digit of 1..9);
                       a copy is ``digit_map[base.T if transpose else base][rows][:, cols]``
@@ -48,13 +55,15 @@ Augmentation layouts (one int16 row per puzzle; identity rows for bases and test
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -115,6 +124,72 @@ class SplitArrays:
 
 
 @dataclass
+class SplitPlan:
+    """One split written by a ``fill`` function (see ``write_dataset``): every array but the example rows, which
+    come through a ``RowWriter``, and how many rows there will be."""
+
+    num_examples: int
+    seq_len: int
+    puzzle_identifiers: np.ndarray  # (P,)
+    puzzle_indices: np.ndarray  # (P + 1,)
+    group_indices: np.ndarray  # (G + 1,)
+    augmentations: np.ndarray | None = None  # (P, A)
+    ratings: np.ndarray | None = None  # (G,)
+
+    num_puzzles = SplitArrays.num_puzzles
+    num_groups = SplitArrays.num_groups
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays held here (all but inputs and labels), in ``SplitArrays.arrays`` order."""
+        return {n: getattr(self, n) for n in REQUIRED[2:] + OPTIONAL if getattr(self, n) is not None}
+
+
+class RowWriter:
+    """Appends the example rows of one split (inputs and labels, [k, seq_len]) to its two ``.npy`` files.
+
+    The header (the planned shape) goes first, then the rows as they come: the file ends up holding what
+    ``numpy.save`` of the whole array writes, and its sha256 is computed on the way (no second read of gigabytes).
+    ``digests`` checks that exactly the planned number of rows came."""
+
+    def __init__(self, folder: Path, split: str, plan: SplitPlan):
+        self.split, self.expected, self.seq_len, self.rows = split, plan.num_examples, plan.seq_len, 0
+        self.paths = {name: array_file(split, name) for name in ("inputs", "labels")}
+        self.handles = {name: open(folder / rel, "wb") for name, rel in self.paths.items()}
+        self.hashes = {name: hashlib.sha256() for name in self.paths}
+        for name in self.paths:
+            header = io.BytesIO()
+            np.lib.format.write_array_header_1_0(header, {
+                "descr": np.lib.format.dtype_to_descr(np.dtype(DTYPES[name])), "fortran_order": False,
+                "shape": (plan.num_examples, plan.seq_len)})
+            self._put(name, header.getbuffer())
+
+    def _put(self, name: str, data) -> None:
+        self.handles[name].write(data)
+        self.hashes[name].update(data)
+
+    def append(self, inputs: np.ndarray, labels: np.ndarray) -> None:
+        """Add k rows: ``inputs`` and ``labels`` are [k, seq_len] with values that fit uint8."""
+        k = len(inputs)
+        if inputs.shape != (k, self.seq_len) or labels.shape != (k, self.seq_len):
+            raise ValueError(f"{self.split}: rows of shape {inputs.shape} and {labels.shape}, not [k, {self.seq_len}]")
+        if self.rows + k > self.expected:
+            raise RuntimeError(f"{self.split}: more than the {self.expected} examples planned")
+        self.rows += k
+        for name, rows in (("inputs", inputs), ("labels", labels)):
+            self._put(name, np.ascontiguousarray(rows, dtype=DTYPES[name]).data)
+
+    def close(self) -> None:
+        for fh in self.handles.values():
+            fh.close()
+
+    def digests(self) -> dict[str, str]:
+        """{relative path: sha256} of the two files, once every planned row came."""
+        if self.rows != self.expected:
+            raise RuntimeError(f"{self.split}: {self.rows} examples written, {self.expected} planned")
+        return {self.paths[name]: h.hexdigest() for name, h in self.hashes.items()}
+
+
+@dataclass
 class Metadata:
     """``dataset.json`` of one split (the authors' fields first, then hrmkit's)."""
 
@@ -167,8 +242,24 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
+class JsonText(str):
+    """An item of a JSON array given already encoded, as ``json.dumps(item, indent=1)`` would (for a writer of
+    millions of records of one shape, where the generic encoder is the slow part)."""
+
+
 def _json_dump(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    """``json.dumps(obj, indent=1)`` and a newline into ``path``. A list or an iterator is written item by item
+    (the same bytes), so that a long array of puzzle records never sits in memory as one string."""
+    if not isinstance(obj, (list, Iterator)):
+        path.write_text(json.dumps(obj, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+        return
+    with open(path, "w", encoding="utf-8") as fh:
+        sep = "[\n "
+        for item in obj:
+            text = item if isinstance(item, JsonText) else json.dumps(item, indent=1, sort_keys=False)
+            fh.write(sep + text.replace("\n", "\n "))  # one level deeper
+            sep = ",\n "
+        fh.write("[]\n" if sep == "[\n " else "\n]\n")
 
 
 def check_output(out: Path, overwrite: bool) -> None:
@@ -180,7 +271,7 @@ def check_output(out: Path, overwrite: bool) -> None:
         raise HrmkitError(f"{out}: exists and is not an hrmkit data set; refusing to replace it")
 
 
-def _metadata(fam: Family, split: str, arr: SplitArrays, num_ids: int, augmented: bool) -> Metadata:
+def _metadata(fam: Family, split: str, arr: SplitArrays | SplitPlan, num_ids: int, augmented: bool) -> Metadata:
     n, p = arr.num_examples, arr.num_puzzles
     return Metadata(
         seq_len=fam.seq_len,
@@ -205,18 +296,25 @@ def _metadata(fam: Family, split: str, arr: SplitArrays, num_ids: int, augmented
 def write_dataset(
     out: Path,
     fam: Family,
-    splits: dict[str, SplitArrays],
+    splits: dict[str, SplitArrays] | dict[str, SplitPlan],
     identifiers: list[str],
-    provenance: dict,
+    provenance: dict | Callable[[], dict],
     *,
     augmented: dict[str, bool] | None = None,
     extra_json: dict[str, Any] | None = None,
     overwrite: bool = False,
+    fill: Callable[[dict[str, RowWriter]], None] | None = None,
 ) -> Path:
-    """Write a data set into a temporary sibling folder, then rename it to ``out`` (never half-written).
+    """Write a data set into a temporary sibling folder, then rename it to ``out`` (never half-written: on any
+    error the temporary folder is removed and an existing ``out`` stays as it was).
 
     ``provenance`` gets an ``outputs`` entry: the sha256 of every file written, so that ``validate`` can tell
-    a file changed or truncated after the build.
+    a file changed or truncated after the build. It may be a function, called once the arrays are written (so
+    that it can record the time they took).
+
+    With ``fill``, ``splits`` are ``SplitPlan``s: a ``RowWriter`` per split is opened in the temporary folder
+    and ``fill(writers)`` appends every example row of every split, in order (chunks of any size).
+    JSON arrays in ``extra_json`` may be iterators (written item by item).
     """
     out = Path(out)
     check_output(out, overwrite)
@@ -224,9 +322,22 @@ def write_dataset(
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
+        for split in splits:
+            (tmp / split).mkdir()
+        rows: dict[str, str] = {}  # streamed inputs/labels -> sha256
+        if fill is not None:
+            writers = {split: RowWriter(tmp, split, plan) for split, plan in splits.items()}
+            try:
+                fill(writers)
+            finally:
+                for writer in writers.values():
+                    writer.close()
+            for writer in writers.values():
+                rows.update(writer.digests())
         files: dict[str, str] = {}
         for split, arr in splits.items():
-            (tmp / split).mkdir()
+            if fill is not None:
+                files.update((array_file(split, n), rows[array_file(split, n)]) for n in ("inputs", "labels"))
             for name, a in arr.arrays().items():
                 a = np.ascontiguousarray(a, dtype=DTYPES[name])
                 rel = array_file(split, name)
@@ -240,6 +351,7 @@ def write_dataset(
         for name, obj in (extra_json or {}).items():
             _json_dump(tmp / name, obj)
             files[name] = sha256_file(tmp / name)
+        provenance = provenance() if callable(provenance) else provenance
         _json_dump(tmp / "provenance.json", {**provenance, "outputs": files})
         if out.exists():  # --overwrite: move the old one aside first so a failure keeps one complete copy
             old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"

@@ -10,7 +10,8 @@ A collection file (the ARC Prize's ``arc-agi_{training,evaluation,test}_challeng
 solutions file ``{task_id: [output grid per test input]}``: given explicitly, or ``PREFIX_solutions.json``
 beside ``PREFIX_challenges.json``. Errors inside a collection name the file and the task
 (``FILE: task '00576224': train[2].input ...``); ``read_file`` / ``load_tasks`` / ``read`` read either kind,
-and folders may hold both (a ``*_solutions.json`` is never read as tasks).
+and folders may hold both (a ``*_solutions.json`` is never read as tasks, nor is a submission file such as the
+Kaggle folder's ``sample_submission.json``; given alone as the file to read, either is an error that says what it is).
 
 Tokens (the authors' ids): 0 pad, 1 end-of-grid marker, 2..11 colours 0..9; vocabulary 12, 900 tokens per
 grid. A grid of h x w placed at offset (r, c) fills rows r..r+h-1, columns c..c+w-1 of the 30x30 canvas; the
@@ -156,6 +157,7 @@ def sniff(text: str) -> bool:
 
 CHALLENGES, SOLUTIONS = "_challenges.json", "_solutions.json"  # the ARC Prize names: PREFIX_challenges.json ...
 _OTHER_FILE = re.compile(r'\{\s*"[^"]*"\s*:\s*\[\s*(\[\s*\[|\{\s*"attempt_)')  # {"id": [[[ or {"id": [{"attempt_
+_SUBMISSION = re.compile(r'\ufeff?\s*\{\s*"[^"]*"\s*:\s*\[\s*\{\s*"attempt_')  # {"id": [{"attempt_1": ...
 _WS = re.compile(r"[ \t\n\r]*")
 
 
@@ -332,10 +334,22 @@ def load_task(path) -> Task:
     return parse_task(text, path.stem, source=path)
 
 
+def is_submission(path) -> bool:
+    """Whether a file starts the way an ARC Prize submission does (``{task_id: [{"attempt_1": ...``): Kaggle's
+    ``sample_submission.json``, or what ``hrmkit solve --submission`` writes. Only the first bytes are read."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1024).decode("utf-8", errors="replace")
+    except OSError:  # not a readable file: reading it as tasks says why
+        return False
+    return _SUBMISSION.match(head) is not None
+
+
 def task_files(folder) -> list[Path]:
     """The ``*.json`` files under a folder (recursively, sorted) that hold tasks: every one but the
-    ``*_solutions.json`` files, which are read with their ``*_challenges.json``."""
-    return [f for f in sorted(Path(folder).rglob("*.json")) if not f.name.endswith(SOLUTIONS)]
+    ``*_solutions.json`` files, which are read with their ``*_challenges.json``, and submission files (answers,
+    never tasks: the ARC Prize folder ships ``sample_submission.json`` beside the challenges)."""
+    return [f for f in sorted(Path(folder).rglob("*.json")) if not f.name.endswith(SOLUTIONS) and not is_submission(f)]
 
 
 def read(path, *, skip_invalid: bool = False, solutions=None) -> list[Record]:
