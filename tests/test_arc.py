@@ -135,7 +135,21 @@ def test_sniff(shared_data):
     assert arc.sniff(' {"test": [], "train": []}')
     assert arc.sniff('{"00576224": {"train": [], "test": []}, "009d5c81": {"train": [], "test": []}}')  # a collection
     assert not arc.sniff((shared_data / "sudoku" / "magictour_top1465.txt").read_text()[:2000])
-    assert not arc.sniff("#####\n#S G#\n#####") and not arc.sniff('{"a": 1}')
+    assert not arc.sniff("#####\n#S G#\n#####") and not arc.sniff("")
+    assert arc.sniff('{"a": 1}') and arc.sniff("[1, 2]")  # JSON is ARC's alone: the reader says what is wrong
+
+
+def test_malformed_json_is_read_as_arc_and_named(tmp_path):
+    from hrmkit.puzzles import detect
+
+    for name, text, message in (("list.json", "[1, 2]", "an ARC task is a JSON object"),
+                                ("empty.json", '{"train": []}', "'train' must be a non-empty list of pairs"),
+                                ("other.json", '{"a": 1}', "missing key 'train'")):
+        path = tmp_path / name
+        path.write_text(text)
+        assert detect(path) is arc
+        with pytest.raises(HrmkitError, match=message):
+            arc.read(path)
 
 
 # ----------------------------------------------------------------------------- tokens

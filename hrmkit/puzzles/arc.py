@@ -145,18 +145,15 @@ def parse_task(data, task_id: str, *, source="<task>") -> Task:
 
 
 def sniff(text: str) -> bool:
-    """A JSON object that mentions both "train" and "test" (a task, or a collection of them), or one shaped like
-    an ARC Prize solutions or submission file (so that reading it says what it is instead of "unknown format")."""
-    head = text.lstrip()
-    if not head.startswith("{"):
-        return False
-    return ('"train"' in text and '"test"' in text) or _OTHER_FILE.match(head[:200]) is not None
+    """Any JSON object or array: ARC is the only family stored as JSON, so a task, a collection, an ARC Prize
+    solutions or submission file, or a malformed task is read as ARC, and the reader says what is wrong with it
+    instead of "unknown format"."""
+    return text.lstrip("\ufeff \t\r\n").startswith(("{", "["))
 
 
 # ----------------------------------------------------------------------------- files, collections, solutions
 
 CHALLENGES, SOLUTIONS = "_challenges.json", "_solutions.json"  # the ARC Prize names: PREFIX_challenges.json ...
-_OTHER_FILE = re.compile(r'\{\s*"[^"]*"\s*:\s*\[\s*(\[\s*\[|\{\s*"attempt_)')  # {"id": [[[ or {"id": [{"attempt_
 _SUBMISSION = re.compile(r'\ufeff?\s*\{\s*"[^"]*"\s*:\s*\[\s*\{\s*"attempt_')  # {"id": [{"attempt_1": ...
 _WS = re.compile(r"[ \t\n\r]*")
 
