@@ -465,6 +465,9 @@ def open_dataset(path: str | Path, mmap: bool = True) -> Dataset:
     path = Path(path)
     if not path.is_dir():
         raise HrmkitError(f"{path}: no such data set folder")
+    if not (path / "identifiers.json").is_file() and not any((path / s / "dataset.json").is_file() for s in SPLITS):
+        raise HrmkitError(f"{path}: not a data set folder (no identifiers.json, no train/ or test/ with a "
+                          "dataset.json); `hrmkit data build` makes one")
     identifiers = read_json(path / "identifiers.json")
     if not isinstance(identifiers, list):
         raise HrmkitError(f"{path / 'identifiers.json'}: not a JSON list of puzzle names")

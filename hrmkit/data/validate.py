@@ -445,6 +445,9 @@ def validate(path: str | Path, report: str | Path | None = None) -> dict:
         raise HrmkitError(f"{path}: built by the HRM authors' scripts (no provenance.json, no augmentation records), "
                           "which these suites need; `hrmkit train` and `hrmkit eval` read it as it is, and "
                           "`hrmkit data build` makes a checkable copy from the original puzzles")
+    if not any((path / name).exists() for name in ("provenance.json", "identifiers.json", "train", "test")):
+        raise HrmkitError(f"{path}: not a data set folder (no provenance.json, identifiers.json, train/ or test/); "
+                          "`hrmkit data build` makes one")
     provenance = read_json(path / "provenance.json")
     identifiers = read_json(path / "identifiers.json")
     family = provenance.get("family")
