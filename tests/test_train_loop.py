@@ -150,3 +150,29 @@ def test_early_stop_on_train_exact_accuracy(tmp_path):
     state = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
     assert m.get("train/early_stopped") == 1.0, m
     assert state["step"] < 200 and m["train/exact_accuracy"] >= 0.5
+
+
+def test_exploration_is_drawn_for_the_global_batch():
+    """Each rank's exploration rows are its slice of one draw made from (seed, step): N processes explore as one
+    process does, and the draw does not depend on anything a resume would have to restore."""
+    from types import SimpleNamespace
+
+    from hrmkit.models import ModelConfig
+    from hrmkit.train.loop import exploration
+
+    cfg = ModelConfig.from_name("tiny", halt_max_steps=5, halt_exploration_prob=0.5)
+
+    def rows(rank, world, step=7, seed=3):
+        sampler = SimpleNamespace(global_batch_size=64, rank=rank, local_batch_size=64 // world)
+        return exploration(cfg, seed, step, sampler, "cpu")
+
+    one = rows(0, 1)
+    assert torch.equal(torch.cat([rows(0, 2), rows(1, 2)]), one)
+    assert torch.equal(torch.cat([rows(r, 4) for r in range(4)]), one)
+    assert torch.equal(rows(0, 1), one)  # the same again: a function of (seed, step)
+    assert not torch.equal(rows(0, 1, step=8), one) and not torch.equal(rows(0, 1, seed=4), one)
+    explored = one[one > 0]
+    assert 16 < len(explored) < 48 and explored.min() >= 2 and explored.max() <= 5  # ~half, in 2..halt_max_steps
+    for off in (ModelConfig.from_name("tiny", halt_exploration_prob=0.0), ModelConfig.from_name("tiny", halting="fixed")):
+        sampler = SimpleNamespace(global_batch_size=8, rank=0, local_batch_size=8)
+        assert exploration(off, 3, 7, sampler, "cpu") is None

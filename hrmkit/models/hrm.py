@@ -222,8 +222,13 @@ class HRM(PretrainedModel):
                      steps=torch.zeros(B, dtype=torch.int32, device=device),
                      halted=torch.ones(B, dtype=torch.bool, device=device), current_data=data)
 
-    def forward(self, carry: Carry, batch: dict[str, torch.Tensor]) -> tuple[Carry, dict[str, torch.Tensor]]:
-        """One ACT step for every sequence: reset the halted ones onto the new batch, run a segment, decide halting."""
+    def forward(self, carry: Carry, batch: dict[str, torch.Tensor],
+                min_steps: torch.Tensor | None = None) -> tuple[Carry, dict[str, torch.Tensor]]:
+        """One ACT step for every sequence: reset the halted ones onto the new batch, run a segment, decide halting.
+
+        min_steps [B]: the exploration draw (a sequence may not halt before it; 0: no minimum), when the caller
+        draws it (the trainer does, so that it does not depend on how the batch is split over processes);
+        None draws it here from torch's global generator."""
         batch = self._with_puzzle_ids(batch)
         reset = carry.halted
         z_H = torch.where(reset.view(-1, 1, 1), self.inner.H_init.to(carry.z_H.dtype), carry.z_H)
@@ -242,9 +247,10 @@ class HRM(PretrainedModel):
             if self.training and self.config.halt_max_steps > 1 and self.config.halting == "act":
                 halted = halted | self.halts(q_halt, q_continue)
                 # Exploration: some sequences get a random minimum number of steps in 2..halt_max_steps.
-                explore = torch.rand_like(q_halt) < self.config.halt_exploration_prob
-                min_steps = explore * torch.randint_like(steps, low=2, high=self.config.halt_max_steps + 1)
-                halted = halted & (steps >= min_steps)
+                if min_steps is None:
+                    explore = torch.rand_like(q_halt) < self.config.halt_exploration_prob
+                    min_steps = explore * torch.randint_like(steps, low=2, high=self.config.halt_max_steps + 1)
+                halted = halted & (steps >= min_steps.to(steps.device))
                 if self.bootstrap_q_continue:
                     # Q-learning target for "continue": the value of the next state, from one more segment.
                     _, _, _, next_halt, next_continue = self.inner(z_H, z_L, data["inputs"], data["puzzle_identifiers"])

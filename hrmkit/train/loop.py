@@ -9,9 +9,11 @@ train). Per step:
     -> backward (DDP averages gradients over ranks: the mean over the global batch)
     -> Adam-atan2 on the weights, sign-SGD on the puzzle-embedding rows of the batch (all-gathered), EMA
 
-Determinism: weights are initialised from `seed` on every rank; per-rank randomness (ACT exploration) from
-seed + rank; batches from the sampler's (seed, epoch, position). A checkpoint holds all of it (plus the carry),
-so on CPU a resumed run ends bit-identical to an uninterrupted one.
+Determinism: weights are initialised from `seed` on every rank; batches come from the sampler's (seed, epoch,
+position); ACT exploration from `exploration(seed, step, ...)`, a draw for the whole global batch made from
+(seed, step) alone, of which each rank takes its rows, so N processes explore exactly as one process does and a
+resumed run draws what the uninterrupted one drew. A checkpoint holds the rest (RNG states, carry), so on CPU a
+resumed run ends bit-identical to an uninterrupted one.
 
 Length: `steps`, else the authors' count from `epochs` (pretrain.py): int(epochs * total_groups *
 mean_puzzle_examples / global_batch_size). Logs go through dvclive (LIVE_DIR, default RUN/live); at every
@@ -43,6 +45,20 @@ TRAIN_CONFIG = "train_config.json"
 # Fields that may differ when resuming (they do not change what a step computes).
 RESUME_MAY_CHANGE = {"steps", "epochs", "checkpoint_every", "eval_every", "eval_batches", "log_every",
                      "early_stop_exact", "device", "compile"}
+
+
+def exploration(model_cfg, seed: int, step: int, sampler, device) -> torch.Tensor | None:
+    """This rank's rows of the step's exploration draw: for every row of the global batch, a minimum number of
+    segments in 2..halt_max_steps with probability halt_exploration_prob, else 0 (as the authors' ACT wrapper).
+    Drawn from (seed, step) for the whole global batch, so it is the same however many processes share it."""
+    if model_cfg.halting != "act" or model_cfg.halt_max_steps <= 1 or model_cfg.halt_exploration_prob <= 0:
+        return None
+    g = torch.Generator().manual_seed((seed * 1_000_003 + step) % (2**63))
+    n = sampler.global_batch_size
+    explore = torch.rand(n, generator=g) < model_cfg.halt_exploration_prob
+    minimum = torch.randint(2, model_cfg.halt_max_steps + 1, (n,), generator=g, dtype=torch.int32)
+    lo = sampler.rank * sampler.local_batch_size
+    return (explore * minimum)[lo:lo + sampler.local_batch_size].to(device)
 
 
 def seed_everything(seed: int) -> None:
@@ -236,7 +252,7 @@ def train(
 
         sparse = SparseSignSGD(_rows, lr=cfg.puzzle_emb_lr, weight_decay=cfg.puzzle_emb_weight_decay)
     ema = EMA(model, cfg.ema_rate) if cfg.ema else None
-    seed_everything(cfg.seed + 1 + info.rank)  # per-rank stream for exploration
+    seed_everything(cfg.seed + 1 + info.rank)  # per-rank stream for any other randomness (exploration: below)
 
     step, carry, last_ckpt = 0, None, None
     if ckpt_dir is not None:
@@ -312,7 +328,8 @@ def train(
                 carry = model.initial_carry(batch)
                 if ckpt_dir is not None:
                     carry = checkpoint.unflatten_into(carry, carry_flat)
-            carry, out = net(carry, batch)
+            explore = exploration(model_cfg, cfg.seed, step, sampler, info.device)
+            carry, out = net(carry, batch, min_steps=explore)
             loss_sum, parts = act_loss(carry, out, f"{cfg.loss}_cross_entropy", ignore_index=ignore_id,
                                        loss_on=model_cfg.loss_on, q_weight=cfg.q_loss_weight)
             # every rank must agree to stop, so the finiteness check is summed over ranks
