@@ -292,21 +292,27 @@ def test_pin_writes_commit_and_hashes_then_pull_holds_to_them(online, tmp_path, 
     assert [line for line in pinned.splitlines() if not line.startswith(("revision:", "sha256:", "  step_0:",
                                                                           "  all_config.yaml:"))] == untouched
 
-    # main moves on; the pinned entry still pulls the pinned commit, and its hashes are checked
-    (repo_dir / "step_0").write_bytes(b"not the weights any more")
+    # main moves on (new weights); the pinned entry still pulls the pinned commit, and its hashes are checked
+    state = torch.load(ref / "step_0", weights_only=True)
+    state = {k: v + 1 if k.endswith("H_init") else v for k, v in state.items()}
+    torch.save(state, repo_dir / "step_0")
     ident = ["-c", "user.name=test", "-c", "user.email=test@localhost"]
     subprocess.run(["git", "-C", str(repo_dir), *ident, "commit", "-qam", "move main"], check=True)
     res = invoke("pull", "to-pin", "--out", str(tmp_path / "after"))
     assert res.exit_code == 0, res.output
     assert "note:" not in res.stderr
     assert hub.read_source(tmp_path / "after")["commit"] == commit
-    assert (tmp_path / "after" / "model.safetensors").read_bytes() == (tmp_path / "before" /
-                                                                      "model.safetensors").read_bytes()
-    # pinning again with --revision main follows the move; the new weights are not a checkpoint, and pin still
-    # records what is there (pinning is about identity, converting is pull's job)
+    before = (tmp_path / "before" / "model.safetensors").read_bytes()
+    assert (tmp_path / "after" / "model.safetensors").read_bytes() == before
+    # asking for another revision explicitly: the pins (of the pinned commit) do not apply there
+    res = invoke("pull", "to-pin", "--revision", "main", "--out", str(tmp_path / "main"))
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "main" / "model.safetensors").read_bytes() != before
+    # pinning again with --revision main follows the move
     res = invoke("zoo", "pin", "to-pin", "--revision", "main")
     assert res.exit_code == 0, res.output
-    assert registry.parse_entry(path).sha256["step_0"] == hashlib.sha256(b"not the weights any more").hexdigest()
+    assert registry.parse_entry(path).sha256["step_0"] == card.sha256_file(repo_dir / "step_0")
+    assert registry.parse_entry(path).revision != commit
 
 
 def test_pin_needs_the_network(tmp_path, monkeypatch):

@@ -285,7 +285,8 @@ def pull(
     snapshot, fmt, wanted, commit = _fetch(
         repo, rev, entry.format if entry else None, entry.weights if entry else None, force)
     verify_download(snapshot, wanted, repo, commit)
-    hashes = check_sha256(snapshot, entry.sha256 if entry else {}, repo, rev)
+    pins = entry.sha256 if entry is not None and rev == entry.revision else {}  # pins hold at the pinned revision
+    hashes = check_sha256(snapshot, pins, repo, rev)
     hashes.update({f: hashes.get(f) or card.sha256_file(snapshot / f) for f in wanted})
 
     out.parent.mkdir(parents=True, exist_ok=True)
