@@ -346,7 +346,7 @@ def test_data_build_from_collections_equals_the_folder_and_validates(arc_prize, 
     assert np.array_equal(np.load(tmp_path / "c" / "test" / "all__labels.npy"), np.stack(labels))
 
 
-def test_data_build_without_solutions(arc_prize, tmp_path):
+def test_data_build_without_solutions(arc_prize, tmp_path, shared_data):
     _, kaggle = arc_prize
     ev, tr = kaggle / "arc-agi_evaluation_challenges.json", kaggle / "arc-agi_training_challenges.json"
     (kaggle / "arc-agi_training_solutions.json").unlink()  # training tasks: their demonstrations only
@@ -358,14 +358,36 @@ def test_data_build_without_solutions(arc_prize, tmp_path):
     recorded = json.loads((tmp_path / "a" / "provenance.json").read_text())["sources"]
     assert "solutions" in recorded["source0"]["files"] and "solutions" not in recorded["source1"]["files"]
 
-    (kaggle / "arc-agi_evaluation_solutions.json").unlink()  # evaluation tasks need their test outputs
-    r = data("build", "arc", "--out", tmp_path / "b", "--source", ev)
-    assert r.exit_code == 1 and not (tmp_path / "b").exists()
-    first = sorted(json.loads(ev.read_text()))[0]
-    assert (f"error: {ev}: task '{first}': test[0] has no output; the test pairs of an evaluation task are the test "
-            "split and need their outputs (no arc-agi_evaluation_solutions.json beside it)") in r.stderr
-    r = data("build", "arc", "--out", tmp_path / "b", "--source", "hf:a/b")
+    # the ARC Prize's hidden test tasks: a test challenges file, no solutions. Its tasks give their demonstrations
+    # to train (under their own puzzle ids, for solving later) and nothing to the test split.
+    folder, _ = arc_prize
+    hidden = kaggle / "arc-agi_test_challenges.json"
+    ev.rename(hidden)
+    (kaggle / "arc-agi_evaluation_solutions.json").unlink()
+    r = data("build", "arc", "--out", tmp_path / "b", "--source", hidden)
+    assert r.exit_code == 1 and not (tmp_path / "b").exists() and "no evaluation tasks among the sources" in r.stderr
+    other = tmp_path / "other" / "evaluation"  # evaluation tasks with outputs, not among the hidden ones
+    other.mkdir(parents=True)
+    for f in task_files(shared_data, "evaluation", 5)[3:]:
+        shutil.copy(f, other / f.name)
+    r = data("build", "arc", "--out", tmp_path / "b", "--source", hidden, "--source", other, "--no-translate")
+    assert r.exit_code == 0, r.output
+    assert "3 evaluation tasks without test outputs give their demonstrations to train only" in r.output
+    hidden_tasks = arc.load_tasks(hidden)
+    names = json.loads((tmp_path / "b" / "identifiers.json").read_text())
+    assert set(hidden_tasks) <= set(names)  # ids to solve them with
+    test_ids = set(np.load(tmp_path / "b" / "test" / "all__puzzle_identifiers.npy").tolist())
+    assert not test_ids & {names.index(k) for k in hidden_tasks}  # none of them in the test split
+    # an evaluation task with some test outputs but not all is an error
+    task = json.loads(next(iter((folder / "evaluation").glob("*.json"))).read_text())
+    task["test"] = [task["test"][0], {"input": task["test"][0]["input"]}]
+    (folder / "evaluation" / "partial.json").write_text(json.dumps(task))
+    r = data("build", "arc", "--out", tmp_path / "c", "--source", folder / "evaluation")
+    assert r.exit_code == 1 and not (tmp_path / "c").exists()
+    assert "task 'partial': test[1] has no output; the test pairs of an evaluation task are the test split" \
+        in r.stderr
+    r = data("build", "arc", "--out", tmp_path / "d", "--source", "hf:a/b")
     assert r.exit_code == 1 and "ARC sources are folders of task JSON files or ARC Prize collections" in r.stderr
     (kaggle / "notes.txt").write_text("hello\n")
-    r = data("build", "arc", "--out", tmp_path / "b", "--source", kaggle / "notes.txt")
+    r = data("build", "arc", "--out", tmp_path / "d", "--source", kaggle / "notes.txt")
     assert r.exit_code == 1 and "is a file; ARC sources are folders" in r.stderr

@@ -7,8 +7,10 @@ demonstration pairs in the train split and its test pairs, held out, in the test
 its pairs with an output in train (a training collection without its solutions file gives its demonstrations
 only). Which tasks are evaluation: a task file in a folder named ``evaluation``; every task of a collection
 whose file name has the word ``evaluation`` or ``test`` (words split at anything not a letter or digit:
-``arc-agi_evaluation_challenges.json``, ``arc-agi_test_challenges.json``). An evaluation task without its test
-outputs (a challenges file without its solutions) is an error: its test pairs would be the test split.
+``arc-agi_evaluation_challenges.json``, ``arc-agi_test_challenges.json``). An evaluation task with none of its
+test outputs (the ARC Prize's hidden test tasks: ``arc-agi_test_challenges.json`` has no solutions file) gives its
+demonstrations to train and nothing to the test split: the trained model then solves its test inputs with the
+task's own puzzle identifiers (``hrmkit solve``). One with some test outputs but not all is an error.
 
 Each augmented task (``hrmkit.puzzles.arc.augmentations``: dihedral transform + permutation of colours 1-9,
 distinct by content) is a puzzle with its own identifier, in both splits; a task's puzzles form one group.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,19 +98,25 @@ def build_arc(params: BuildParams, log: Log) -> RecipeResult:
         if spec == src.GENERATE or spec.startswith("hf:"):
             raise HrmkitError(f"--source {spec}: {src.ARC_FORMS}, local or gh:OWNER/REPO@COMMIT[:PATH]")
     sources = [src.resolve(spec, dirs=True) for spec in params.source]
-    tasks, seen = [], {}
+    tasks, seen, unlabelled = [], {}, defaultdict(int)
     for source in sources:
         for task, is_eval, file in read_tasks(source):
             if task.id in seen:
                 raise HrmkitError(f"{file}: task {task.id} also in {seen[task.id]}; the sources overlap")
             seen[task.id] = file
-            tasks.append((task, is_eval))
             missing = [i for i, p in enumerate(task.test) if p.output is None] if is_eval else []
+            if is_eval and len(missing) == len(task.test):  # no outputs at all: demonstrations only
+                unlabelled[file] += 1
+                is_eval, missing = False, []
+            tasks.append((task, is_eval))
             if missing:
                 beside = f" (no {file.name[: -len(arc.CHALLENGES)]}{arc.SOLUTIONS} beside it)" \
                     if file.name.endswith(arc.CHALLENGES) else ""
                 raise HrmkitError(f"{file}: task {task.id!r}: test[{missing[0]}] has no output; the test pairs of "
                                   f"an evaluation task are the test split and need their outputs{beside}")
+    for file, n in unlabelled.items():
+        log(f"arc: {file}: {n} evaluation tasks without test outputs give their demonstrations to train only; "
+            "solve their test inputs with the trained model")
     rng = np.random.default_rng(params.seed)
     if params.subsample is not None:
         if params.subsample > len(tasks):
