@@ -301,3 +301,30 @@ def test_task_hash_and_dedup():
     for a in moved:
         for g in task.grids():
             assert np.array_equal(a.decode(a.encode(g), strict=True), g)
+
+
+def test_augmentations_choose_what_comparing_whole_tasks_chooses(shared_data):
+    """arc.augmentations compares flattened cells instead of task_hash(aug.apply_task(task)); the verdicts and
+    so the chosen augmentations (and every build made from them) must be the same."""
+    def reference(task, count, rng, tries_factor=5):
+        chosen, seen = [arc.Augmentation()], {arc.task_hash(task)}
+        for _ in range(tries_factor * count):
+            if len(chosen) > count:
+                break
+            aug = arc.Augmentation.random(rng)
+            digest = arc.task_hash(aug.apply_task(task))
+            if digest not in seen:
+                seen.add(digest)
+                chosen.append(aug)
+        return chosen
+
+    files = sorted((shared_data / "arc" / "arc-agi-1" / "training").glob("*.json"))[:120]
+    files += sorted((shared_data / "arc" / "concept-arc").rglob("*.json"))[:20]
+    short = 0
+    for i, f in enumerate(files):
+        task = arc.load_task(f)
+        count = 30 if i % 2 else 200  # 200: more than many symmetric tasks have, so duplicates get refused
+        got = arc.augmentations(task, count, rng=np.random.default_rng(i))
+        assert got == reference(task, count, np.random.default_rng(i)), f.name
+        short += len(got) <= count
+    assert short > 0  # some task ran out of distinct images: the duplicate check was exercised

@@ -557,12 +557,28 @@ def augmentations(
     """The identity then up to ``count`` random augmentations whose augmented tasks are all different (by
     ``task_hash``); gives up after ``tries_factor * count`` draws, as symmetric tasks have few distinct images.
     With ``translate`` every one (the identity too) gets a random offset where the whole task fits."""
-    chosen, seen = [Augmentation()], {task_hash(task)}
+    # Two augmentations are duplicates when they give the same augmented task: compare the task's cells under
+    # each (dihedral, colour map) without building Task objects. The 8 dihedral images of all grids are computed
+    # once, flattened with their shapes; an augmentation is then one table lookup and one hash. Same verdicts
+    # as comparing task_hash(aug.apply_task(task)), so the same augmentations are chosen.
+    grids = [g for pairs in (task.train, task.test) for p in pairs for g in (p.input, p.output)]
+    images: dict[int, tuple[bytes, np.ndarray]] = {}
+
+    def key(aug: Augmentation) -> bytes:
+        if aug.dihedral not in images:
+            moved = [None if g is None else dihedral(np.asarray(g, dtype=np.uint8), aug.dihedral) for g in grids]
+            shapes = b"".join(b"-" if g is None else b"%d,%d;" % g.shape for g in moved)
+            cells = [g.ravel() for g in moved if g is not None]
+            images[aug.dihedral] = (shapes, np.concatenate(cells) if cells else np.zeros(0, np.uint8))
+        shapes, cells = images[aug.dihedral]
+        return hashlib.blake2b(shapes + aug._table[cells].tobytes(), digest_size=16).digest()
+
+    chosen, seen = [Augmentation()], {key(Augmentation())}
     for _ in range(tries_factor * count):
         if len(chosen) > count:
             break
         aug = Augmentation.random(rng)
-        digest = task_hash(aug.apply_task(task))
+        digest = key(aug)
         if digest not in seen:
             seen.add(digest)
             chosen.append(aug)
