@@ -156,3 +156,15 @@ def test_pinning_again_replaces_a_block_mapping_and_adds_a_missing_key(tmp_path)
     assert out == "name: x\nrevision: " + "e" * 40 + "\nsha256: {}\n"
     with pytest.raises(HrmkitError, match="no top-level 'revision'"):
         rewrite_pins("name: x\n", Path("x.yaml"), "e" * 40, {})
+
+
+def test_pinning_writes_the_shipped_twin_only_for_a_shipped_entry(tmp_path):
+    from hrmkit.zoo.hub import _twins
+
+    shipped = registry.PACKAGED / "sudoku-extreme.yaml"
+    text = shipped.read_text()
+    repo_copy = registry.PACKAGED.parents[2] / "zoo" / "sudoku-extreme.yaml"
+    assert _twins(shipped, text) == ([repo_copy] if repo_copy.is_file() else [])
+    own = tmp_path / "sudoku-extreme.yaml"  # a private copy on HRMKIT_ZOO_PATH, byte-identical to the shipped one
+    own.write_text(text)
+    assert _twins(own, text) == []

@@ -388,9 +388,10 @@ def _twins(path: Path, text: str) -> list[Path]:
     """The other copy of a shipped entry (repo `zoo/` <-> package `hrmkit/zoo/registry/`) when it is identical."""
     from hrmkit.zoo.registry import PACKAGED
 
-    repo_zoo = PACKAGED.parents[2] / "zoo"
-    others = [repo_zoo / path.name, PACKAGED / path.name]
-    return [o for o in others if o.resolve() != path.resolve() and o.is_file() and o.read_text(encoding="utf-8") == text]
+    shipped = [PACKAGED.parents[2] / "zoo" / path.name, PACKAGED / path.name]
+    if path.resolve() not in {o.resolve() for o in shipped}:  # an entry of one's own (HRMKIT_ZOO_PATH): alone
+        return []
+    return [o for o in shipped if o.resolve() != path.resolve() and o.is_file() and o.read_text(encoding="utf-8") == text]
 
 
 def rewrite_pins(text: str, path: Path, commit: str, hashes: dict[str, str], note: str | None = None) -> str:
