@@ -58,7 +58,7 @@ _MODEL_HELP = ("Statuses: verified (checked and right: Sudoku a full valid grid 
                "not right), unverified (nothing to check against: an ARC test input without output), no-answer (ARC: "
                "nothing decoded to a grid), invalid (malformed puzzle, with --skip-invalid). confidence = "
                "sigmoid(q_halt) at the answer; token_prob = mean over cells of the top softmax probability. A puzzle "
-               "halts when its Q head says so (HRM q_halt > q_continue, TRM q_halt > 0) or at --max-steps, and its "
+               "halts when its Q head says so (HRM q_halt > q_continue, TRM q_halt > 0; see --halt-on) or at --max-steps, and its "
                "batch slot takes the next puzzle.")
 
 EXACT_KEYS = ("index", "puzzle", "solution", "status", "verified")
