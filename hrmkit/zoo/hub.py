@@ -201,24 +201,21 @@ def _git_blob_sha1(path: Path) -> str:
     """The id git gives a file's content: sha1 of `blob <size>\\0` + the bytes (the Hub's ETag of a non-LFS file)."""
     digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, lambda: digest).hexdigest()
 
 
-def verify_download(snapshot: Path, files: list[str], repo: str, commit: str) -> int:
-    """Recompute the Hub's hash of each downloaded file; return how many were checked.
+def verify_download(snapshot: Path, sha256: dict[str, str], repo: str, commit: str) -> None:
+    """Check each downloaded file (`sha256`: file -> its sha256, computed once by the caller) against the Hub's hash.
 
     huggingface_hub stores a file as `blobs/<etag>` and links `snapshots/<commit>/<file>` to it; the Hub's ETag is
     the sha256 of an LFS file and the git blob sha1 of any other, so the blob's name is the hash the server
     vouches for. A cache without symlinks (copies) names nothing, and is not checked here.
     """
-    checked = 0
-    for name in files:
+    for name, digest in sha256.items():
         blob = (snapshot / name).resolve()
         etag = blob.name
         if re.fullmatch(r"[0-9a-f]{64}", etag):
-            got = card.sha256_file(blob)
+            got = digest
         elif re.fullmatch(r"[0-9a-f]{40}", etag):
             got = _git_blob_sha1(blob)
         else:
@@ -226,19 +223,19 @@ def verify_download(snapshot: Path, files: list[str], repo: str, commit: str) ->
         if got != etag:
             raise HrmkitError(f"{repo}/{name}@{commit[:12]}: the downloaded file does not match the Hub's hash "
                               f"(expected {etag}, got {got}); the download is corrupt: run again with --force")
-        checked += 1
-    return checked
 
 
-def check_sha256(snapshot: Path, pins: dict[str, str], repo: str, revision: str) -> dict[str, str]:
-    """Compare the pinned hashes with the downloaded files; return the sha256 of every file checked."""
+def check_sha256(snapshot: Path, pins: dict[str, str], sha256: dict[str, str], repo: str,
+                 revision: str) -> dict[str, str]:
+    """Compare the pinned hashes with the downloaded files (`sha256`: those already hashed); return the sha256 of
+    every pinned file."""
     seen = {}
     for name, expected in sorted(pins.items()):
         path = snapshot / name
         if not path.is_file():
             raise HrmkitError(f"{repo}@{revision}: the registry pins a sha256 for '{name}' but it was not downloaded "
                               "(not in the repository at this revision?)")
-        got = card.sha256_file(path)
+        got = sha256.get(name) or card.sha256_file(path)
         if got != expected:
             raise HrmkitError(f"sha256 mismatch for {repo}/{name}@{revision}: expected {expected}, got {got}; the file "
                               "changed on the Hub or the download is corrupt (retry with --force); nothing was written")
@@ -284,10 +281,10 @@ def pull(
 
     snapshot, fmt, wanted, commit = _fetch(
         repo, rev, entry.format if entry else None, entry.weights if entry else None, force)
-    verify_download(snapshot, wanted, repo, commit)
+    hashes = {f: card.sha256_file(snapshot / f) for f in wanted}  # once: the Hub check, the pins, the record
+    verify_download(snapshot, hashes, repo, commit)
     pins = entry.sha256 if entry is not None and rev == entry.revision else {}  # pins hold at the pinned revision
-    hashes = check_sha256(snapshot, pins, repo, rev)
-    hashes.update({f: hashes.get(f) or card.sha256_file(snapshot / f) for f in wanted})
+    hashes.update(check_sha256(snapshot, pins, hashes, repo, rev))
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
@@ -366,8 +363,9 @@ def pin(name: str, revision: str | None = None) -> tuple[ZooEntry, str, dict[str
         raise HrmkitError(f"hrmkit zoo pin {name} needs the network (HF_HUB_OFFLINE is set)")
     rev = revision or entry.revision
     snapshot, fmt, wanted, commit = _fetch(entry.repo, rev, entry.format, entry.weights, force=False)
-    verify_download(snapshot, wanted, entry.repo, commit)
-    hashes = {f: card.sha256_file(snapshot / f) for f in pinned_files(fmt, wanted)}
+    downloaded = {f: card.sha256_file(snapshot / f) for f in wanted}
+    verify_download(snapshot, downloaded, entry.repo, commit)
+    hashes = {f: downloaded[f] for f in pinned_files(fmt, wanted)}
     path = Path(entry.path)
     old = path.read_text(encoding="utf-8")
     new = rewrite_pins(old, path, commit, hashes, note=f"{rev} on {datetime.date.today()}" if rev != commit else None)
