@@ -83,7 +83,6 @@ def predict(model, ds, *, batch_size: int = 256, max_batches: int | None = None,
         if len(index) == 0:
             continue
         b = ds.batch(index)
-        real = np.ones(len(index), dtype=bool)
         inputs = b["inputs"] if transform is None else transform[0](b["inputs"])
         out = model.trace(torch.from_numpy(np.ascontiguousarray(inputs)).to(device),
                           torch.from_numpy(b["puzzle_identifiers"]).to(device), steps=steps)
@@ -97,16 +96,16 @@ def predict(model, ds, *, batch_size: int = 256, max_batches: int | None = None,
         qh, qc = out["q_halt_logits"], out["q_continue_logits"]  # (S, B)
         halts = model.halts(qh, qc).cpu().numpy()  # (S, B)
         halts[-1] = True
-        parts["index"].append(index[real])
-        parts["inputs"].append(b["inputs"][real])
-        parts["labels"].append(labels[real])
-        parts["puzzle_ids"].append(b["puzzle_identifiers"][real])
-        parts["pred"].append(preds[-1][real].astype(np.uint8))
-        parts["correct"].append((right.sum(-1) == mask.sum(-1)).T[real])
-        parts["token_acc"].append((right.sum(-1) / n_lab).T[real].astype(np.float32))
-        parts["q_halt"].append(qh.float().cpu().numpy().T[real])
-        parts["q_continue"].append(qc.float().cpu().numpy().T[real])
-        parts["halt_step"].append(halts.argmax(0)[real] + 1)
+        parts["index"].append(index)
+        parts["inputs"].append(b["inputs"])
+        parts["labels"].append(labels)
+        parts["puzzle_ids"].append(b["puzzle_identifiers"])
+        parts["pred"].append(preds[-1].astype(np.uint8))
+        parts["correct"].append((right.sum(-1) == mask.sum(-1)).T)
+        parts["token_acc"].append((right.sum(-1) / n_lab).T.astype(np.float32))
+        parts["q_halt"].append(qh.float().cpu().numpy().T)
+        parts["q_continue"].append(qc.float().cpu().numpy().T)
+        parts["halt_step"].append(halts.argmax(0) + 1)
     if not parts:
         raise HrmkitError("evaluation: the split has no examples")
     return Predictions(**{k: np.concatenate(v) for k, v in parts.items()})

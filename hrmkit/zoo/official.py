@@ -194,8 +194,7 @@ def load_official(checkpoint: str | Path, config_path: str | Path | None = None,
     if "inner.puzzle_emb.weights" in state:
         fields["num_puzzle_identifiers"] = state["inner.puzzle_emb.weights"].shape[0]
     # a table over the positions (learned positions; TRM's mlp_t) fixes the length
-    tables = {"inner.embed_pos.embedding_weight": 0, "inner.L_level.layers.0.mlp_t.down_proj.weight": 0}
-    for key in tables:
+    for key in ("inner.embed_pos.embedding_weight", "inner.L_level.layers.0.mlp_t.down_proj.weight"):
         if key in state:
             implied = state[key].shape[0] - _puzzle_positions(name, fields)
             if seq_len is not None and seq_len != implied:
