@@ -176,6 +176,15 @@ class HRMInner(nn.Module):
         return z_H.detach(), z_L.detach(), logits, q[:, 0], q[:, 1]
 
 
+def exploration_min_steps(config, n: int, generator: torch.Generator | None = None,
+                          device: torch.device | str | None = None) -> torch.Tensor:
+    """ACT exploration for n sequences [n] int32: with probability halt_exploration_prob a minimum number of
+    segments drawn uniformly from 2..halt_max_steps (the sequence may not halt before it), else 0."""
+    explore = torch.rand(n, generator=generator, device=device) < config.halt_exploration_prob
+    minimum = torch.randint(2, config.halt_max_steps + 1, (n,), generator=generator, device=device, dtype=torch.int32)
+    return explore * minimum
+
+
 def halt_logit(p: float) -> float:
     """The q_halt logit above which sigmoid(q_halt) > p (0 at p = 0.5)."""
     if not 0.0 < p < 1.0:
@@ -248,8 +257,7 @@ class HRM(PretrainedModel):
                 halted = halted | self.halts(q_halt, q_continue)
                 # Exploration: some sequences get a random minimum number of steps in 2..halt_max_steps.
                 if min_steps is None:
-                    explore = torch.rand_like(q_halt) < self.config.halt_exploration_prob
-                    min_steps = explore * torch.randint_like(steps, low=2, high=self.config.halt_max_steps + 1)
+                    min_steps = exploration_min_steps(self.config, steps.shape[0], device=steps.device)
                 halted = halted & (steps >= min_steps.to(steps.device))
                 if self.bootstrap_q_continue:
                     # Q-learning target for "continue": the value of the next state, from one more segment.

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from hrmkit.errors import HrmkitError
+from hrmkit.models.hrm import exploration_min_steps
 from hrmkit.models.losses import act_loss
 from hrmkit.train import checkpoint, dist
 from hrmkit.train.config import TrainConfig
@@ -54,11 +55,9 @@ def exploration(model_cfg, seed: int, step: int, sampler, device) -> torch.Tenso
     if model_cfg.halting != "act" or model_cfg.halt_max_steps <= 1 or model_cfg.halt_exploration_prob <= 0:
         return None
     g = torch.Generator().manual_seed((seed * 1_000_003 + step) % (2**63))
-    n = sampler.global_batch_size
-    explore = torch.rand(n, generator=g) < model_cfg.halt_exploration_prob
-    minimum = torch.randint(2, model_cfg.halt_max_steps + 1, (n,), generator=g, dtype=torch.int32)
+    draw = exploration_min_steps(model_cfg, sampler.global_batch_size, generator=g)
     lo = sampler.rank * sampler.local_batch_size
-    return (explore * minimum)[lo:lo + sampler.local_batch_size].to(device)
+    return draw[lo:lo + sampler.local_batch_size].to(device)
 
 
 def seed_everything(seed: int) -> None:
