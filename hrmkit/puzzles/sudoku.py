@@ -146,7 +146,7 @@ def _read_csv_fast(lines: list[str], first: int, columns: dict[str, int]) -> lis
 
     Returns None unless every row is plain and valid (no quotes, comments or blank lines, the right number of
     fields, 81-cell puzzle and answer, consistent givens, an answer that is a full valid grid keeping them, a
-    numeric rating): the line-by-line reader then runs and names the first bad line. ~20x faster than it.
+    numeric rating): the line-by-line reader then runs and names the first bad line. ~6x faster than it here.
     """
     body = lines[first:]
     if not body or not {"question", "answer"} <= set(columns):
@@ -336,9 +336,7 @@ def verify(puzzle, solution) -> bool:
         return False
     if (s == 0).any() or ((g != 0) & (g != s)).any():
         return False
-    a = s.reshape(9, 9)
-    units = np.concatenate([a, a.T, a.reshape(3, 3, 3, 3).swapaxes(1, 2).reshape(9, 9)])  # [27, 9]
-    return bool((np.sort(units, axis=1) == np.arange(1, 10)).all())
+    return bool(_units_ok(s.reshape(1, 81), full=True)[0])
 
 
 def one_pass_baseline(grid: np.ndarray) -> np.ndarray:
