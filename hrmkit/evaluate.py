@@ -277,24 +277,6 @@ def vote(candidates: list[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, i
     return ranked
 
 
-def augmentations_from_names(names: list[str]) -> list[dict | None] | None:
-    """augmentations.json's records rebuilt from identifier names (data built by the HRM authors' scripts, whose
-    names say the augmentation: see hrmkit.solve.parse_arc_identifier); None when no name says one."""
-    from hrmkit.solve import parse_arc_identifier
-
-    out: list[dict | None] = []
-    for name in names:
-        parsed = parse_arc_identifier(name)
-        if parsed is None:
-            out.append(None)
-            continue
-        task, aug = parsed
-        inv = aug.inverse()
-        out.append({"task": task, "dihedral": aug.dihedral, "colors": list(aug.colors),
-                    "inverse_dihedral": inv.dihedral, "inverse_colors": list(inv.colors)})
-    return out if any(e is not None for e in out) else None
-
-
 def arc_vote(pred: Predictions, ds, augmentations: list, ks=(1, 2, 10)) -> tuple[dict[str, float], dict]:
     """ARC scoring: map every augmented copy's answer back, vote per (task, test output), pass@K per task.
 
@@ -493,7 +475,9 @@ def evaluate_run(run, data, out, *, split: str = "test", batch_size: int = 256, 
     out.mkdir(parents=True, exist_ok=True)
     submission = None
     if ds.meta.family == "arc":
-        augs = dataset.extra.get("augmentations") or augmentations_from_names(dataset.identifiers)
+        from hrmkit.data.arc_recipe import records_from_names
+
+        augs = dataset.extra.get("augmentations") or records_from_names(dataset.identifiers)
         if augs is not None:
             arc_m, submission = arc_vote(pred, ds, augs)
             m.update(arc_m)

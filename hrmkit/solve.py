@@ -35,7 +35,7 @@ transforms and colour permutations from `hrmkit.puzzles.arc.augmentations`), eve
 original frame, and identical grids are voted on (`hrmkit.evaluate.vote`: most votes, ties by mean q_halt);
 attempt 1 and attempt 2 are the two best. When the model has a puzzle embedding and the data set it was trained
 on is known (`identifiers` given, or `identifiers.json` in the model folder, or in the data folder named by
-the run's train_config.json; hrmkit's names or the HRM authors', see `parse_arc_identifier`), the augmentations
+the run's train_config.json; hrmkit's names or the HRM authors', see `hrmkit.data.arc_recipe.parse_identifier`), the augmentations
 are the ones that data set gave the task, with their puzzle identifiers; otherwise every row uses identifier 0,
 the data sets' blank identifier.
 """
@@ -46,7 +46,6 @@ import dataclasses
 import json
 import math
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,63 +294,14 @@ def _solve_grids(records, family, model, halt_on: str = "q", **run) -> list[Solv
     return out
 
 
-def parse_arc_identifier(name: str):
-    """(task id, Augmentation) that an ARC puzzle identifier names, or None.
-
-    Understood: a bare task id (the identity), hrmkit's ``<task>|||t<d>_c<colours>`` and the HRM authors'
-    ``<task>|||t<d>|||<colours>`` (their build_arc_dataset.py); in both, ``colours[c]`` is the new colour of c and
-    ``d`` the dihedral id in the same numbering. Names that do not say how to undo the augmentation (the
-    blank identifier; the later authors' code's ``<task>_t<d>_<hash>``) give None.
-    """
-    from hrmkit.data.arc_recipe import SEP
-    from hrmkit.puzzles import arc
-
-    if name == "<blank>" or re.search(r"_t[0-7]_-?\d+$", name):  # the later authors' code: a hash, no inverse
-        return None
-    if SEP not in name:
-        return name, arc.Augmentation()
-    task, _, rest = name.partition(SEP)
-    parts = rest.split(SEP) if SEP in rest else rest.split("_c", 1)
-    try:
-        if len(parts) != 2 or not parts[0].startswith("t") or len(parts[1]) != 10:
-            return None
-        return task, arc.Augmentation(int(parts[0][1:]), tuple(int(ch) for ch in parts[1]))
-    except (ValueError, HrmkitError):
-        return None
-
-
-def arc_identifier_index(names: list[str]) -> dict[str, list[tuple[Any, int]]]:
-    """task id -> [(augmentation, puzzle identifier), ...] from identifiers.json, the identity first."""
-    index: dict[str, list[tuple[Any, int]]] = {}
-    for ident, name in enumerate(names):
-        parsed = parse_arc_identifier(name)
-        if parsed is not None:
-            index.setdefault(parsed[0], []).append((parsed[1], ident))
-    for members in index.values():
-        members.sort(key=lambda m: (m[0].dihedral, m[0].colors) != (0, tuple(range(10))))  # identity first
-    return index
-
-
-def read_identifiers(path: str | Path) -> list[str]:
-    """identifiers.json (or a data set folder holding it): the puzzle identifier -> name list."""
-    path = Path(path)
-    file = path / "identifiers.json" if path.is_dir() else path
-    if not file.is_file():
-        raise HrmkitError(f"{path}: no identifiers.json (give a data set folder or its identifiers.json)")
-    try:
-        names = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise HrmkitError(f"{file}: not valid JSON ({err})") from None
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise HrmkitError(f"{file}: not a JSON list of puzzle names")
-    return names
-
-
 def _arc_identifiers(directory: Path) -> dict[str, list[tuple[Any, int]]] | None:
     """The identifier index of the data set the model was trained on, when it can be found."""
+    from hrmkit.data.arc_recipe import identifier_index
+    from hrmkit.data.format import read_identifiers
+
     for folder in (directory, _run_data_dir(directory)):
         if folder is not None and (folder / "identifiers.json").is_file():
-            return arc_identifier_index(read_identifiers(folder))
+            return identifier_index(read_identifiers(folder))
     return None
 
 
@@ -372,7 +322,10 @@ def _solve_arc(records, model, directory: Path, *, augmentations: int, seed: int
 
     uses_ids = getattr(model.inner, "puzzle_emb", None) is not None
     if identifiers is not None:
-        known = arc_identifier_index(read_identifiers(identifiers)) if uses_ids else None
+        from hrmkit.data.arc_recipe import identifier_index
+        from hrmkit.data.format import read_identifiers
+
+        known = identifier_index(read_identifiers(identifiers)) if uses_ids else None
     else:
         known = _arc_identifiers(directory) if uses_ids else None
     rng = np.random.default_rng(seed)

@@ -16,10 +16,9 @@ import pytest
 import torch
 
 from _helpers import authors_copy, copy_model
-from hrmkit.evaluate import augmentations_from_names
+from hrmkit.data.arc_recipe import identifier_index, parse_identifier, records_from_names
 from hrmkit.models import ModelConfig, build
 from hrmkit.puzzles import arc
-from hrmkit.solve import arc_identifier_index, parse_arc_identifier
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,13 +37,13 @@ def test_both_naming_schemes_parse_to_the_same_augmentation():
         d = int(rng.integers(0, 8))
         mapping = np.concatenate([[0], rng.permutation(np.arange(1, 10))]).astype(np.uint8)
         colours = "".join(map(str, mapping))
-        task, aug = parse_arc_identifier(f"007bbfb7|||t{d}|||{colours}")  # the authors'
+        task, aug = parse_identifier(f"007bbfb7|||t{d}|||{colours}")  # the authors'
         assert task == "007bbfb7" and np.array_equal(aug.apply(grid), authors_transform(grid, d, mapping))
-        assert parse_arc_identifier(f"007bbfb7|||t{d}_c{colours}") == (task, aug)  # hrmkit's
-    assert parse_arc_identifier("007bbfb7") == ("007bbfb7", arc.Augmentation())
+        assert parse_identifier(f"007bbfb7|||t{d}_c{colours}") == (task, aug)  # hrmkit's
+    assert parse_identifier("007bbfb7") == ("007bbfb7", arc.Augmentation())
     for name in ("<blank>", "007bbfb7_t3_-8812345", "x|||t9|||0123456789", "x|||t1|||012", "x|||tz_c0123456789"):
-        assert parse_arc_identifier(name) is None, name
-    index = arc_identifier_index(["<blank>", "a|||t1|||0213456789", "a", "b", "a|||t2_c0123456798"])
+        assert parse_identifier(name) is None, name
+    index = identifier_index(["<blank>", "a|||t1|||0213456789", "a", "b", "a|||t2_c0123456798"])
     assert [i for _, i in index["a"]] == [2, 1, 4] and index["a"][0][0] == arc.Augmentation()
     assert [i for _, i in index["b"]] == [3]
 
@@ -69,7 +68,7 @@ def test_eval_votes_on_an_authors_arc_folder_as_on_hrmkit_s(tmp_path, shared_dat
     renamed = [n.replace("_c", "|||", 1) if "|||" in n else n for n in names]  # task|||t<d>|||<colours>
     assert renamed != names
     (authors / "identifiers.json").write_text(json.dumps(renamed))
-    assert augmentations_from_names(renamed) == [None] + json.loads((built / "augmentations.json").read_text())[1:]
+    assert records_from_names(renamed) == [None] + json.loads((built / "augmentations.json").read_text())[1:]
 
     model = copy_model(tmp_path / "copy", vocab_size=12, seq_len=900, num_puzzle_identifiers=len(names))
     reports = {}

@@ -47,6 +47,67 @@ LAYOUT = "arc-v1"
 SEP = "|||"  # identifier names: "<task id>|||t<dihedral>_c<colours>" (the identity keeps the bare id)
 
 
+def identifier_name(task_id: str, aug) -> str:
+    """The puzzle identifier name of a task under an augmentation (``parse_identifier`` reads it back)."""
+    from hrmkit.puzzles import arc
+
+    return task_id if aug == arc.Augmentation() else f"{task_id}{SEP}{aug.key.rsplit('_r', 1)[0]}"
+
+
+def parse_identifier(name: str):
+    """(task id, Augmentation) that an ARC puzzle identifier names, or None.
+
+    Understood: a bare task id (the identity), hrmkit's ``<task>|||t<d>_c<colours>`` (``identifier_name``) and the
+    HRM authors' ``<task>|||t<d>|||<colours>`` (their build_arc_dataset.py); in both, ``colours[c]`` is the new
+    colour of c and ``d`` the dihedral id in the same numbering. Names that do not say how to undo the
+    augmentation (the blank identifier; the later authors' code's ``<task>_t<d>_<hash>``) give None.
+    """
+    from hrmkit.puzzles import arc
+
+    if name == BLANK_IDENTIFIER or re.search(r"_t[0-7]_-?\d+$", name):  # the later authors' code: a hash
+        return None
+    if SEP not in name:
+        return name, arc.Augmentation()
+    task, _, rest = name.partition(SEP)
+    parts = rest.split(SEP) if SEP in rest else rest.split("_c", 1)
+    try:
+        if len(parts) != 2 or not parts[0].startswith("t") or len(parts[1]) != 10:
+            return None
+        return task, arc.Augmentation(int(parts[0][1:]), tuple(int(ch) for ch in parts[1]))
+    except (ValueError, HrmkitError):
+        return None
+
+
+def identifier_index(names: list[str]) -> dict[str, list[tuple[object, int]]]:
+    """task id -> [(augmentation, puzzle identifier), ...] from identifiers.json, the identity first."""
+    from hrmkit.puzzles import arc
+
+    index: dict[str, list[tuple[object, int]]] = {}
+    for ident, name in enumerate(names):
+        parsed = parse_identifier(name)
+        if parsed is not None:
+            index.setdefault(parsed[0], []).append((parsed[1], ident))
+    for members in index.values():
+        members.sort(key=lambda m: m[0] != arc.Augmentation())  # identity first, the others in identifier order
+    return index
+
+
+def inverse_record(task_id: str, aug) -> dict:
+    """One augmentations.json record: the task, the forward augmentation and the inverse that undoes it
+    (``_inverse_records`` writes the same text without building dicts)."""
+    inv = aug.inverse()
+    return {"task": task_id, "dihedral": aug.dihedral, "colors": list(aug.colors),
+            "inverse_dihedral": inv.dihedral, "inverse_colors": list(inv.colors)}
+
+
+def records_from_names(names: list[str]) -> list[dict | None] | None:
+    """augmentations.json's records rebuilt from identifier names (for data built by the HRM authors' scripts,
+    whose names say the augmentation); None when no name says one."""
+    parsed = [parse_identifier(name) for name in names]
+    out = [None if p is None else inverse_record(*p) for p in parsed]
+    return out if any(e is not None for e in out) else None
+
+
 def family() -> Family:
     from hrmkit.puzzles import arc
 
@@ -142,7 +203,7 @@ def build_arc(params: BuildParams, log: Log) -> RecipeResult:
         demos = _demos(task, is_eval)
         offsets = np.zeros((len(augs), len(demos), 2), np.uint8)  # (copies, examples, row/col)
         for i, aug in enumerate(augs):
-            identifiers.append(task.id if aug == arc.Augmentation() else f"{task.id}{SEP}{aug.key.rsplit('_r', 1)[0]}")
+            identifiers.append(identifier_name(task.id, aug))
             if translate:  # the draws of the examples' offsets, in example order, on the shapes after the transform
                 for j, pair in enumerate(demos):
                     shapes = [_shape_after(g, aug.dihedral) for g in (pair.input, pair.output) if g is not None]

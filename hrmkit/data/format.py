@@ -460,6 +460,18 @@ def load_split(path: Path, split: str, mmap: bool = True) -> Split:
     return Split(split, meta, arrays)
 
 
+def read_identifiers(path: str | Path) -> list[str]:
+    """identifiers.json of a data set folder (or the file itself): puzzle identifier -> name."""
+    path = Path(path)
+    file = path / "identifiers.json" if path.is_dir() else path
+    if not file.is_file():
+        raise HrmkitError(f"{path}: no identifiers.json (give a data set folder or its identifiers.json)")
+    names = read_json(file)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise HrmkitError(f"{file}: not a JSON list of puzzle names")
+    return names
+
+
 def open_dataset(path: str | Path, mmap: bool = True) -> Dataset:
     """Open a built data set; every split folder holding a ``dataset.json`` is read."""
     path = Path(path)
@@ -468,9 +480,7 @@ def open_dataset(path: str | Path, mmap: bool = True) -> Dataset:
     if not (path / "identifiers.json").is_file() and not any((path / s / "dataset.json").is_file() for s in SPLITS):
         raise HrmkitError(f"{path}: not a data set folder (no identifiers.json, no train/ or test/ with a "
                           "dataset.json); `hrmkit data build` makes one")
-    identifiers = read_json(path / "identifiers.json")
-    if not isinstance(identifiers, list):
-        raise HrmkitError(f"{path / 'identifiers.json'}: not a JSON list of puzzle names")
+    identifiers = read_identifiers(path)
     provenance = read_json(path / "provenance.json") if (path / "provenance.json").is_file() else None
     ds = Dataset(path, provenance or {}, identifiers)
     for split in SPLITS:
