@@ -26,7 +26,8 @@ model output full of garbage still gives a grid, or None when the corner cell is
 An ``Augmentation`` is a dihedral transform (numbered as in ``hrmkit.puzzles.maze.dihedral``), then a
 permutation of colours 1-9 (black stays 0), then a translation inside the canvas when encoded. ``apply`` /
 ``invert`` work on grids and ``apply_task`` / ``invert_task`` on tasks; ``encode`` / ``decode`` add and remove
-the translation. ``augmentations`` draws distinct ones, de-duplicated by ``task_hash`` of the augmented task.
+the translation. ``augmentations`` draws distinct ones: no two give the same augmented task (the verdict of
+``task_hash``, reached on flattened cells without building the augmented tasks).
 """
 
 from __future__ import annotations
