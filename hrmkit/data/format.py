@@ -417,6 +417,7 @@ class Dataset:
         return self.splits[name]
 
 
+AUTHORS = "authors"  # Metadata.format of a split read from the authors' files
 AUTHORS_FIELDS = ("pad_id", "ignore_label_id", "blank_identifier_id", "vocab_size", "seq_len",
                   "num_puzzle_identifiers", "total_groups", "mean_puzzle_examples", "sets")
 # (seq_len, vocab_size) of the authors' builders -> (family, board rows x cols, augmentation layout)
@@ -441,7 +442,7 @@ def authors_metadata(data: dict, split: str, arrays: SplitArrays, source: str) -
         raise HrmkitError(f"{source}: inputs are {list(arrays.inputs.shape)}, not [N, {data['seq_len']}]")
     return Metadata(**{k: data[k] for k in AUTHORS_FIELDS}, family=family, split=split,
                     num_examples=arrays.num_examples, num_puzzles=arrays.num_puzzles, grid=grid,
-                    augmentation_layout=layout, augmented=arrays.num_puzzles > arrays.num_groups)
+                    augmentation_layout=layout, augmented=arrays.num_puzzles > arrays.num_groups, format=AUTHORS)
 
 
 def load_split(path: Path, split: str, mmap: bool = True) -> Split:
@@ -490,9 +491,9 @@ def open_dataset(path: str | Path, mmap: bool = True) -> Dataset:
         raise HrmkitError(f"{path}: no split folder with a dataset.json")
     if provenance is None:
         metas = [s.meta for s in ds.splits.values()]
-        if not all(is_authors(read_json(path / s / "dataset.json")) for s in ds.splits):
+        if not all(m.format == AUTHORS for m in metas):
             raise HrmkitError(f"{path / 'provenance.json'}: missing (every folder `hrmkit data build` writes has one)")
-        ds.provenance = {"format": "authors", "family": metas[0].family,
+        ds.provenance = {"format": AUTHORS, "family": metas[0].family,
                          "note": "built by the HRM authors' dataset scripts; read as is (no provenance recorded)"}
     if (path / "augmentations.json").is_file():
         ds.extra["augmentations"] = read_json(path / "augmentations.json")
