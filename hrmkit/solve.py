@@ -45,7 +45,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -377,6 +376,33 @@ def solve_with_model(records: list[Record], *, family: ModuleType, model: str | 
     the HRM authors') names the puzzle identifiers the model was trained with. Raises HrmkitError when the model's
     task does not match.
     """
+    start = time.perf_counter()
+    out: list[Solved] = []
+    info: dict = {}
+    for chunk in iter_solve_with_model(records, family=family, model=model, batch_size=batch_size,
+                                       max_steps=max_steps, fixed_steps=fixed_steps, trace=trace,
+                                       augmentations=augmentations, seed=seed, device=device, source=source,
+                                       halt_threshold=halt_threshold, halt_on=halt_on, identifiers=identifiers,
+                                       chunk=None, info=info):
+        out.extend(chunk)
+    if out:
+        out[0].info.update(seconds=time.perf_counter() - start, batch_size=info["batch_size"],
+                           device=info["device"])
+    return out
+
+
+def iter_solve_with_model(records: list[Record], *, family: ModuleType, model: str | Path,
+                          batch_size: int | None = None, max_steps: int | None = None, fixed_steps: bool = False,
+                          trace: bool = False, augmentations: int = ARC_AUGMENTATIONS, seed: int = 0,
+                          device: str = "auto", source: str = "the file", halt_threshold: float | None = None,
+                          halt_on: str = "q", identifiers: str | Path | None = None, chunk: int | None = 0,
+                          info: dict | None = None):
+    """`solve_with_model` in pieces: the model is loaded once, then the records are solved `chunk` at a time
+    (0: four batches' worth; None: all at once) and each piece's Solved list is yielded as soon as it is done, in
+    record order, so that a caller can print answers while the rest are computed. Each row's answer depends only
+    on its own input, so the pieces together equal one call. `info` (a dict) receives batch_size and device."""
+    from hrmkit.api import resolve_device
+
     if identifiers is not None and family.NAME != "arc":
         raise HrmkitError("--identifiers is for ARC models (puzzle identifiers of augmented tasks)")
     if halt_on not in HALT_ON:
@@ -387,25 +413,27 @@ def solve_with_model(records: list[Record], *, family: ModuleType, model: str | 
     from hrmkit.models import from_pretrained
 
     records = [r for r in records if r.puzzle is not None]
+    dev = resolve_device(device)
     directory = model_dir(model)
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
     net = from_pretrained(directory, device=dev)
     check_task(net, directory, family, source)
-    if not records:
-        return []
     batch = batch_size or auto_batch_size(net, dev)
+    if info is not None:
+        info.update(batch_size=batch, device=str(dev))
+    if not records:
+        return
     run = dict(batch_size=batch, max_steps=max_steps, fixed_steps=fixed_steps, trace=trace,
                halt_threshold=halt_threshold)
-    start = time.perf_counter()
-    if family.NAME == "arc":
-        out = _solve_arc(records, net, directory, augmentations=augmentations, seed=seed, identifiers=identifiers,
-                         **run)
-    else:
-        out = _solve_grids(records, family, net, halt_on=halt_on, **run)
-    if out:
-        out[0].info.update(seconds=time.perf_counter() - start, batch_size=batch, device=str(dev))
-    return out
+    size = len(records) if chunk is None else (chunk or 4 * batch)
+    if family.NAME == "arc":  # a task's rows are voted together: pieces of whole tasks
+        size = max(1, size // max(1, augmentations * 2))
+    for lo in range(0, len(records), size):
+        piece = records[lo:lo + size]
+        if family.NAME == "arc":
+            yield _solve_arc(piece, net, directory, augmentations=augmentations, seed=seed, identifiers=identifiers,
+                             **run)
+        else:
+            yield _solve_grids(piece, family, net, halt_on=halt_on, **run)
 
 
 # ---------------------------------------------------------------------------------------------------- files
@@ -421,9 +449,6 @@ def write_submission(path: str | Path, results: list[Solved], records: list[Reco
     for s in results:
         grids = [g.tolist() for g in s.attempts] if s.attempts else [[[0]], [[0]]]
         sub[by_record[s.record].puzzle.id][s.part] = {"attempt_1": grids[0], "attempt_2": grids[1]}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(sub) + "\n")
-    os.replace(tmp, path)
-    return path
+    from hrmkit.atomic import write_text
+
+    return write_text(Path(path), json.dumps(sub) + "\n", replace=True)

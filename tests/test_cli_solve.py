@@ -66,7 +66,8 @@ def test_malformed_line_stops_with_file_and_line_unless_skip_invalid(tmp_path):
     assert result.exit_code == 0, result.output
     out = rows(result)
     assert [r["status"] for r in out] == ["solved", "invalid", "solved"]
-    assert out[1] == {"index": 1, "puzzle": EASY[:-3], "solution": None, "status": "invalid", "verified": False}
+    assert out[1] == {"index": 1, "puzzle": EASY[:-3], "solution": None, "status": "invalid", "verified": False,
+                      "line": 3, "error": f"{path}:3: the puzzle has 78 cells, expected 81"}
     pretty = run(path, "--skip-invalid")
     assert "# puzzle 1 (line 3): invalid, not verified" in pretty.stdout and f"{path}:3:" in pretty.stdout
 

@@ -1,27 +1,55 @@
 """The `hrmkit` command line: one Typer app, one sub-module per command group.
 
-The CLI is thin: it parses arguments, calls the library, prints. Every user-facing failure is an
-HrmkitError; `main()` prints it to stderr as one line and exits 1 (no traceback).
+The CLI is thin: it parses arguments, calls the library, prints. The root group is the one error boundary:
+an HrmkitError, an OS error (disk full, read-only, a path that is a file), a network error of the Hub client,
+a corrupt safetensors file or an unusable device ends as one `error: ...` line on stderr and exit code 1, no
+traceback (`hrmkit.errors.describe_failure` words it); Ctrl-C exits 130 keeping what was printed. Anything else
+is a bug and keeps its traceback. HRMKIT_DEBUG=1 shows the traceback of every failure.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 import typer
 from typer.core import TyperGroup
 
-from hrmkit.errors import HrmkitError
+from hrmkit.errors import describe_failure
+
+
+def _debug() -> bool:
+    return os.environ.get("HRMKIT_DEBUG", "") not in ("", "0")
 
 
 class _Group(TyperGroup):
-    """Root group: any HrmkitError raised by any command becomes one line on stderr and exit code 1."""
+    """Root group: a failure the user or the environment caused becomes one line on stderr and exit code 1."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except HrmkitError as err:
-            typer.echo(f"error: {err}", err=True)
+        except KeyboardInterrupt:
+            if _debug():
+                raise
+            sys.stdout.flush()
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except BrokenPipeError:  # `hrmkit solve ... | head`: the reader is gone, nothing to say
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except OSError:
+                pass
+            raise typer.Exit(141) from None
+        except Exception as err:  # noqa: BLE001 - sorted by describe_failure; bugs are re-raised
+            if getattr(err, "exit_code", None) is not None and type(err).__module__.startswith("click"):
+                raise  # click's own usage errors print themselves
+            message = describe_failure(err)
+            if message is None or _debug():
+                raise
+            typer.echo(f"error: {message}", err=True)
             raise typer.Exit(1) from None
 
 

@@ -13,15 +13,16 @@ halting; see that module for statuses, confidence and ARC voting).
 from __future__ import annotations
 
 import csv
-import io
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from hrmkit.errors import HrmkitError
-from hrmkit.puzzles import ExactResult, Record, detect, family
+from hrmkit.puzzles import detect, family
 
 _HELP = """Solve a file of puzzles (exact solver or a model) and verify the answers.
 
@@ -64,12 +65,6 @@ _MODEL_HELP = ("Statuses: verified (checked and right: Sudoku a full valid grid 
 EXACT_KEYS = ("index", "puzzle", "solution", "status", "verified")
 MODEL_KEYS = EXACT_KEYS + ("segments", "confidence", "token_prob")
 ARC_KEYS = ("test_index", "attempt_2", "votes")
-
-
-def _exact_results(records: list[Record], module) -> list[ExactResult]:
-    if not hasattr(module, "solve_exact"):
-        raise HrmkitError(f"{module.NAME} puzzles have no exact solver; use --model NAME|DIR")
-    return [module.solve_exact(r.puzzle) for r in records if r.puzzle is not None]
 
 
 def _read(file: Path, format: str | None, skip_invalid: bool, solutions: Path | None):
@@ -190,6 +185,8 @@ def solve(
     seed: Annotated[int, typer.Option(help="Seed of the ARC augmentations.")] = 0,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N.")] = "auto",
 ) -> None:
+    if solver == "exact" and model is not None:
+        raise HrmkitError("--solver exact uses no model; drop --model (or use --solver model to solve with it)")
     solver = solver or ("model" if model else "exact")
     if solver not in ("exact", "model"):
         raise HrmkitError(f"--solver must be exact or model, got {solver!r}")
@@ -204,54 +201,99 @@ def solve(
         raise HrmkitError(f"--halt-threshold must be a probability in (0, 1), got {halt_threshold}")
     if augmentations < 1:
         raise HrmkitError(f"--augmentations must be >= 1, got {augmentations}")
-    if not file.exists():
+    if solver == "model":
+        from hrmkit.api import resolve_device
+
+        resolve_device(device)  # a bad --device is said before reading or loading anything
+    stdin = str(file) == "-"
+    if not stdin and not file.exists():
         raise HrmkitError(f"{file}: no such file")
+    if stdin and file.is_dir():
+        stdin = False
     module, records = _read(file, format, skip_invalid, solutions)
+    if not records:
+        raise HrmkitError(f"{'standard input' if stdin else file}: no puzzles (the input is empty or holds only "
+                          f"comments)")
     if submission is not None and (module.NAME != "arc" or solver != "model"):
         raise HrmkitError("--submission is for ARC tasks solved with --model")
+    if submission is not None:
+        from hrmkit.atomic import check_writable
+
+        check_writable(submission)  # before the long work: a read-only or missing folder is said now
     if solver == "exact":
         for flag, used in (("--trace", trace), ("--fixed-steps", fixed_steps), ("--max-steps", max_steps),
                            ("--batch-size", batch_size), ("--halt-threshold", halt_threshold is not None),
                            ("--halt-on", halt_on != "q"), ("--identifiers", identifiers is not None)):
             if used:
                 raise HrmkitError(f"{flag} is for --model solving, not the exact solver")
-        results = _exact_results(records, module)
+        if not hasattr(module, "solve_exact"):
+            raise HrmkitError(f"{module.NAME} puzzles have no exact solver; use --model NAME|DIR")
+        valid = [r for r in records if r.puzzle is not None]
+        chunks = ([module.solve_exact(r.puzzle)] for r in valid)
     else:
-        from hrmkit.solve import solve_with_model
+        from hrmkit.solve import iter_solve_with_model
 
-        results = solve_with_model(records, family=module, model=model, batch_size=batch_size, max_steps=max_steps,
-                                   fixed_steps=fixed_steps, trace=trace, augmentations=augmentations, seed=seed,
-                                   device=device, source=str(file), halt_threshold=halt_threshold,
-                                   halt_on=halt_on, identifiers=identifiers)
+        info: dict = {}
+        chunks = iter_solve_with_model(records, family=module, model=model, batch_size=batch_size,
+                                       max_steps=max_steps, fixed_steps=fixed_steps, trace=trace,
+                                       augmentations=augmentations, seed=seed, device=device, source=str(file),
+                                       halt_threshold=halt_threshold, halt_on=halt_on, identifiers=identifiers,
+                                       info=info)
+
+    is_model = solver == "model"
+    any_invalid = any(r.puzzle is None for r in records)
+    writer = None
+    keys: list[str] = []
+    if as_csv:
+        keys = list(MODEL_KEYS if is_model else EXACT_KEYS) + (list(ARC_KEYS) if is_model and module.NAME == "arc"
+                                                              else []) + (["line", "error"] if any_invalid else [])
+        writer = csv.DictWriter(sys.stdout, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
+
+    def emit(row_items) -> None:
+        """Print rows as they are ready (one batch of answers at a time), flushed: Ctrl-C keeps what was shown."""
+        for record, row, res in row_items:
+            if record.puzzle is None:
+                row.update(line=record.line, error=record.error)
+            if writer is not None:
+                writer.writerow({k: ("" if row.get(k) is None else
+                                     " ".join(map(str, row[k])) if isinstance(row.get(k), list) else row[k])
+                                 for k in keys})
+            else:
+                sys.stdout.write((json.dumps(row) if as_json else _pretty(record, row, res, module)) + "\n")
+        sys.stdout.flush()
+
+    if writer is not None:
+        writer.writeheader()
+    start = time.perf_counter()
+    results: list = []
+    pending = list(records)  # records not printed yet, in file order
+    for chunk in chunks:
+        results.extend(chunk)
+        # print every record up to the last one answered (invalid records in between come with them)
+        answered = {res.record for res in chunk} if is_model else None
+        upto = 0
+        if is_model:
+            for k, record in enumerate(pending):
+                if record.index in answered:
+                    upto = k + 1
+        else:
+            upto = next(k for k, r in enumerate(pending) if r.puzzle is not None) + 1
+        done, pending = pending[:upto], pending[upto:]
+        emit(_rows(done, module, chunk, is_model, trace))
+    emit(_rows(pending, module, [], is_model, trace))  # trailing invalid records
     if submission is not None:
         from hrmkit.solve import write_submission
 
         write_submission(submission, results, records)
-
-    is_model = solver == "model"
-    rows = list(_rows(records, module, results, is_model, trace))
-    if as_csv:
-        keys = list(MODEL_KEYS if is_model else EXACT_KEYS) + (list(ARC_KEYS) if is_model and module.NAME == "arc"
-                                                              else [])
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for _, row, _ in rows:
-            writer.writerow({k: ("" if row.get(k) is None else
-                                 " ".join(map(str, row[k])) if isinstance(row.get(k), list) else row[k])
-                             for k in keys})
-        typer.echo(buf.getvalue(), nl=False)
-    for record, row, res in rows if not as_csv else []:
-        typer.echo(json.dumps(row) if as_json else _pretty(record, row, res, module))
     if is_model and results:
-        info = results[0].info
         n = len(results)
+        seconds = time.perf_counter() - start
         verified = sum(r.status == "verified" for r in results)
         mean = sum(r.segments for r in results) / n
         invalid = sum(r.puzzle is None for r in records)
         left_out = f" ({invalid} invalid task{'s' * (invalid != 1)} left out)" if invalid else ""
         typer.echo(f"{n} answers, {verified} verified, {mean:.2f} segments on average, "
-                   f"{info['seconds']:.2f} s ({n / max(info['seconds'], 1e-9):.1f} puzzles/s, batch "
+                   f"{seconds:.2f} s ({n / max(seconds, 1e-9):.1f} puzzles/s, batch "
                    f"{info['batch_size']} on {info['device']})" +
                    (f"; submission: {submission}{left_out}" if submission else ""), err=True)
 

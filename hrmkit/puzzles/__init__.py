@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from hrmkit.errors import HrmkitError
+from hrmkit.errors import HrmkitError, where
 
 FAMILIES = ("sudoku", "maze", "arc")
 
@@ -45,10 +45,26 @@ def family(name: str) -> ModuleType:
     return importlib.import_module(f"hrmkit.puzzles.{name}")
 
 
+STDIN = "-"  # the file name that means standard input (read once, then kept for every reader)
+_stdin_text: str | None = None
+
+
 def read_text(path: str | Path) -> str:
-    """The file's text, decoded as UTF-8; a missing or undecodable file is an HrmkitError naming it."""
+    """The file's text, decoded as UTF-8 (a byte-order mark dropped); ``-`` is standard input. A missing or
+    undecodable file is an HrmkitError naming it."""
+    global _stdin_text
+    if str(path) == STDIN:
+        if _stdin_text is None:
+            import sys
+
+            data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+            try:
+                _stdin_text = data.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise HrmkitError("standard input: not UTF-8 text") from None
+        return _stdin_text
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark (Excel, Notepad) is dropped
     except FileNotFoundError:
         raise HrmkitError(f"{path}: no such file") from None
     except UnicodeDecodeError:
@@ -59,9 +75,11 @@ def detect(path: str | Path) -> ModuleType:
     """The family whose ``sniff`` accepts the file's text (ARC JSON: a task or an ARC Prize collection; then mazes,
     then Sudoku)."""
     path = Path(path)
-    if not path.is_file():
+    if str(path) != STDIN and not path.is_file():
         raise HrmkitError(f"{path}: no such file")
     text = read_text(path)
+    if not text.strip():
+        raise HrmkitError(f"{where(path)}: no puzzles (the input is empty)")
     for name in ("arc", "maze", "sudoku"):
         try:
             module = family(name)
@@ -69,4 +87,4 @@ def detect(path: str | Path) -> ModuleType:
             continue
         if module.sniff(text):
             return module
-    raise HrmkitError(f"{path}: cannot tell the puzzle format (Sudoku, maze or ARC); use --format")
+    raise HrmkitError(f"{where(path)}: cannot tell the puzzle format (Sudoku, maze or ARC); use --format")

@@ -337,7 +337,7 @@ def is_submission(path) -> bool:
     ``sample_submission.json``, or what ``hrmkit solve --submission`` writes. Only the first bytes are read."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(1024).decode("utf-8", errors="replace")
+            head = fh.read(1024).decode("utf-8-sig", errors="replace")
     except OSError:  # not a readable file: reading it as tasks says why
         return False
     return _SUBMISSION.match(head) is not None

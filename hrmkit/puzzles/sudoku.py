@@ -188,6 +188,12 @@ def _read_csv_fast(lines: list[str], first: int, columns: dict[str, int]) -> lis
             for i in range(len(rows))]
 
 
+def _maze_row(line: str) -> bool:
+    """A maze row with its start or goal ('#  S  #'), which the Sudoku reader would skip as a '#' comment."""
+    return (len(line) >= 5 and line[0] == "#" and line[-1] == "#" and set(line) <= set("# SGo")
+            and ("S" in line or "G" in line))
+
+
 def read(path: str | Path, *, skip_invalid: bool = False) -> list[Record]:
     """Every puzzle of a file, in order. A bad entry raises ``HrmkitError("FILE:LINE: ...")`` unless
     ``skip_invalid``, in which case its Record has ``puzzle=None`` and ``error`` set."""
@@ -234,6 +240,9 @@ def read(path: str | Path, *, skip_invalid: bool = False) -> list[Record]:
 
     for n, raw in enumerate(lines, 1):
         line = raw.strip()
+        if _maze_row(line):  # '#' starts a comment, and every maze row: a maze here is no comment
+            raise HrmkitError(f"{where(path, n)}: a maze row among Sudoku puzzles; a file holds one puzzle format "
+                              f"(split it, or use --format maze for a maze file)")
         if not line or line.startswith("#"):
             continue
         if columns is None and line.replace(" ", "").lower().startswith("source,question"):

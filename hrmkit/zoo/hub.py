@@ -112,6 +112,10 @@ def _network_errors() -> tuple[type[BaseException], ...]:
         import httpx
 
         errors.append(httpx.TransportError)
+    with contextlib.suppress(ImportError):  # huggingface_hub >= 2 uses the httpx2 fork
+        import httpx2
+
+        errors.append(httpx2.TransportError)
     with contextlib.suppress(ImportError):
         import requests
 
