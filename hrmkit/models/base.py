@@ -127,6 +127,9 @@ class PretrainedModel(nn.Module):
         path = directory / WEIGHTS_NAME
         if not path.is_file():
             raise HrmkitError(f"{path}: not found")
+        from hrmkit.models.header import check_weights
+
+        check_weights(path, klass, config, directory / CONFIG_NAME)  # from the header, before any allocation
         try:
             state = load_file(str(path))
         except (SafetensorError, OSError) as err:
