@@ -232,3 +232,33 @@ def atomic_dir(out: str | Path, *, replace: bool = False) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def copy_files(pairs: dict[Path, Path], *, root: str | Path, replace: bool = True) -> list[Path]:
+    """Copy several files (``{target: source}``) into the folder ``root`` all or none: every target is checked
+    and staged under a temporary name first (fsync'ed), then all are renamed; on any failure the temporary
+    files are removed and the targets stay as they were."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target in pairs:
+            check_target(target, root=root, replace=replace)
+        for target, source in pairs.items():
+            tmp = _tmp_name(Path(target))
+            staged.append((tmp, Path(target)))
+            shutil.copyfile(source, tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)
+        for tmp, target in staged:
+            check_target(target, root=root, replace=replace)
+        for tmp, target in staged:
+            os.replace(tmp, target)
+        _fsync_dir(Path(root))
+    except BaseException:
+        for tmp, _ in staged:
+            try:
+                tmp.unlink()
+            except FileNotFoundError:
+                pass
+        raise
+    return [t for _, t in staged]

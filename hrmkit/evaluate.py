@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -368,11 +367,16 @@ def plots(pred: Predictions, m: dict[str, float], ds, out: Path) -> list[Path]:
 
     files = []
 
+    from hrmkit.atomic import atomic_path
+
     def save(fig, name):
         path = out / name
         fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        try:
+            with atomic_path(path, root=out, replace=True) as tmp:  # never a 0-byte PNG on a full disk
+                fig.savefig(tmp, dpi=100, format="png")
+        finally:
+            plt.close(fig)
         files.append(path)
 
     S = pred.correct.shape[1]
@@ -417,9 +421,9 @@ def evaluate_split(model, data, *, split: str = "test", batch_size: int = 256, m
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    os.replace(tmp, path)
+    from hrmkit.atomic import write_json
+
+    write_json(path, obj, root=path.parent, replace=True)
 
 
 def evaluate_run(run, data, out, *, split: str = "test", batch_size: int = 256, max_batches: int | None = None,
@@ -438,9 +442,15 @@ def evaluate_run(run, data, out, *, split: str = "test", batch_size: int = 256, 
     from hrmkit.data.loader import PuzzleDataset
     from hrmkit.models.base import load_state
 
+    from hrmkit.api import resolve_device
+    from hrmkit.atomic import check_target, check_writable
+
     run, out = Path(run), Path(out)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(device)
+    check_writable(out, folder=True)  # before the evaluation: a read-only, full or file --out is said now
+    for name in ("metrics.json", "submission.json", "accuracy_per_segment.png", "act_steps_histogram.png",
+                 "accuracy_by_difficulty.png", "q_halt_calibration.png"):
+        check_target(out / name, root=out, replace=True)  # no symbolic link to write through
     model = load(run, device=device)
     ema_file = run / "ema.safetensors"
     if weights == "ema" and not ema_file.is_file():
@@ -472,7 +482,6 @@ def evaluate_run(run, data, out, *, split: str = "test", batch_size: int = 256, 
     if baselines:
         m.update(untrained_baseline(cfg, ds, seed=seed, device=device, batch_size=batch_size,
                                     max_batches=max_batches, steps=steps))
-    out.mkdir(parents=True, exist_ok=True)
     submission = None
     if ds.meta.family == "arc":
         from hrmkit.data.arc_recipe import records_from_names

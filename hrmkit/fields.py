@@ -1,8 +1,10 @@
 """Type coercion shared by the config dataclasses (model and training): YAML/JSON give 4 for 4.0 and "1e-5" for
-1e-5, so each field is coerced to its declared type, and a value that does not fit is one clear error."""
+1e-5, so each field is coerced to its declared type, and a value that does not fit is one clear error (a float
+field refuses nan and inf)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields
 
 from hrmkit.errors import HrmkitError
@@ -25,6 +27,8 @@ def coerce_fields(instance, what: str) -> None:
             raise HrmkitError(f"{what}: {f.name} must be {kind.__name__}, got {value!r}") from None
         if kind is int and coerced != value:
             raise HrmkitError(f"{what}: {f.name} must be an integer, got {value!r}")
+        if kind is float and not math.isfinite(coerced):
+            raise HrmkitError(f"{what}: {f.name} must be a finite number, got {value!r}")
         setattr(instance, f.name, coerced)
 
 

@@ -32,6 +32,8 @@ def official(
         "--seq-len", min=1, help="Sequence length (not in their config).")] = None,
     task: Annotated[Optional[Task], typer.Option(
         "--task", help="Sets the sequence length: sudoku 81, maze/arc 900.")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing model folder --out.")] = False,
 ) -> None:
     """Convert a checkpoint of the HRM or TRM authors' code (step_N + all_config.yaml) into an hrmkit model folder."""
     if seq_len is not None and task is not None:
@@ -39,7 +41,7 @@ def official(
     from hrmkit.zoo.official import convert_official  # torch import only when the command runs
 
     out_dir = convert_official(checkpoint, out, config_path=config, seq_len=seq_len,
-                               task=task.value if task is not None else None)
+                               task=task.value if task is not None else None, overwrite=overwrite)
     from hrmkit.models import ModelConfig
 
     cfg = ModelConfig.from_checkpoint(out_dir)

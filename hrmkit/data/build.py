@@ -91,9 +91,18 @@ def provenance(task: str, params: BuildParams, sources: dict, extra: dict | None
 
 def build(task: str, out: str | Path, params: BuildParams, *, overwrite: bool = False, log: Log = _stderr) -> Path:
     """Build data set ``task`` into ``out``; returns ``out``. Raises HrmkitError before writing on bad input."""
+    from hrmkit.atomic import check_writable, dir_lock
+
     params.check(task)
     out = Path(out)
     check_output(out, overwrite)
+    check_writable(out.parent, folder=True)  # a read-only or full disk is said before the build, not after
+    with dir_lock(out):  # a second build into the same --out fails at once instead of replacing this one
+        check_output(out, overwrite)
+        return _build_locked(task, out, params, overwrite, log)
+
+
+def _build_locked(task: str, out: Path, params: BuildParams, overwrite: bool, log: Log) -> Path:
     start = time.perf_counter()
     if task == "sudoku":
         from hrmkit.data.sudoku_recipe import build_sudoku as recipe
@@ -102,6 +111,11 @@ def build(task: str, out: str | Path, params: BuildParams, *, overwrite: bool = 
     else:
         from hrmkit.data.arc_recipe import build_arc as recipe
     result = recipe(params, log)
+    dropped = result.stats.get("dropped_equivalent_to_test")
+    if dropped:
+        log(f"note: dropped {dropped} training puzzle{'s' * (dropped != 1)} equivalent to a test puzzle (same up to "
+            f"the Sudoku symmetries; recorded as build.dropped_equivalent_to_test in provenance.json; "
+            f"--no-leak-check keeps them)")
     prov = provenance(task, params, result.sources, {"build": {**result.stats, "seconds": None}})
 
     def timed() -> dict:  # called by the writer once the arrays are written (a streamed build encodes then)

@@ -58,8 +58,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,6 +263,10 @@ def _json_dump(path: Path, obj: Any) -> None:
 def check_output(out: Path, overwrite: bool) -> None:
     """Fail early (before any work) when the output folder exists and may not be replaced."""
     out = Path(out)
+    if out.is_symlink():
+        raise HrmkitError(f"{out}: is a symbolic link; refusing to write through it (remove it or choose another --out)")
+    if out.exists() and not out.is_dir():
+        raise HrmkitError(f"{out}: is a file, expected a folder (choose another --out)")
     if out.exists() and not overwrite:
         raise HrmkitError(f"{out}: already exists (pass --overwrite to replace it)")
     if out.exists() and not (out / "provenance.json").is_file() and any(out.iterdir()):
@@ -316,12 +318,11 @@ def write_dataset(
     and ``fill(writers)`` appends every example row of every split, in order (chunks of any size).
     JSON arrays in ``extra_json`` may be iterators (written item by item).
     """
+    from hrmkit.atomic import atomic_dir
+
     out = Path(out)
     check_output(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with atomic_dir(out, replace=overwrite) as tmp:  # refuses an `out` that appeared meanwhile unless overwrite
         for split in splits:
             (tmp / split).mkdir()
         rows: dict[str, str] = {}  # streamed inputs/labels -> sha256
@@ -353,16 +354,10 @@ def write_dataset(
             files[name] = sha256_file(tmp / name)
         provenance = provenance() if callable(provenance) else provenance
         _json_dump(tmp / "provenance.json", {**provenance, "outputs": files})
-        if out.exists():  # --overwrite: move the old one aside first so a failure keeps one complete copy
-            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        for f in tmp.rglob("*"):  # on disk before the rename makes the folder visible
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
     return out
 
 

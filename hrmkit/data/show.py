@@ -83,9 +83,11 @@ def show_png(path: str | Path, out: str | Path, split: str = "train", n: int = 5
             ax.set_title(f"{ds.identifiers[ids[r]]} #{r} {what}", fontsize=7)
     fig.tight_layout()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix or '.png'}")
-    fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
-    tmp.replace(out)
+    from hrmkit.atomic import atomic_path
+
+    try:
+        with atomic_path(out, replace=True) as tmp:
+            fig.savefig(tmp, format="png", dpi=80)
+    finally:
+        plt.close(fig)
     return out

@@ -477,6 +477,10 @@ def validate(path: str | Path, report: str | Path | None = None) -> dict:
                 "description": "the split's arrays disagree with their metadata, so its content checks did not run",
                 "element_count": 1, "unexpected_count": 1, "sample_rows": [split.name]}]})
             continue
+        vocab = _vocabulary_suite(family, split)
+        if vocab is not None:  # a token outside the vocabulary would crash the family checks (and training)
+            suites.append(vocab)
+            continue
         for frame in FAMILY_FRAMES[family](ds, split):
             suites.append(gx.run(frame))
     out = {
@@ -487,9 +491,36 @@ def validate(path: str | Path, report: str | Path | None = None) -> dict:
         "suites": suites,
     }
     if report is not None:
-        report = Path(report)
-        report.parent.mkdir(parents=True, exist_ok=True)
-        tmp = report.with_name(f".{report.name}.tmp")
-        tmp.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, report)
+        from hrmkit.atomic import write_text
+
+        write_text(Path(report), json.dumps(out, indent=1) + "\n", replace=True)
     return out
+
+
+def _vocabulary_suite(family: str, split) -> dict | None:
+    """A failed suite naming the rows whose inputs or labels hold a token outside [0, vocab_size) (labels may
+    also hold ignore_label_id), or None when every token is in the vocabulary."""
+    meta, arrays = split.meta, split.arrays
+    expectations, ok = [], True
+    for name in ("inputs", "labels"):
+        a = np.asarray(getattr(arrays, name))
+        if a.size == 0:
+            continue
+        bad = (a < 0) | (a >= meta.vocab_size)
+        if name == "labels" and meta.ignore_label_id is not None:
+            bad &= a != meta.ignore_label_id
+        rows = np.flatnonzero(bad.reshape(len(a), -1).any(axis=1))
+        if len(rows):
+            ok = False
+            first = int(rows[0])
+            col = int(np.flatnonzero(bad.reshape(len(a), -1)[first])[0])
+            expectations.append({
+                "expectation": "tokens_in_vocabulary", "check": f"{name}_in_vocabulary", "success": False,
+                "description": f"{name} row {first} holds token {int(a.reshape(len(a), -1)[first, col])} at "
+                               f"position {col}, outside the vocabulary [0, {meta.vocab_size}) of "
+                               f"{split.name}/dataset.json",
+                "rows": "example", "element_count": int(len(a)), "unexpected_count": int(len(rows)),
+                "sample_rows": [int(r) for r in rows[:20]]})
+    if ok:
+        return None
+    return {"suite": f"{family}.{split.name}.vocabulary", "success": False, "expectations": expectations}

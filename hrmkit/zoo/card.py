@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import string
 import struct
@@ -434,9 +433,9 @@ def check_model_dir(src: Path) -> None:
     if not src.is_dir() or missing:
         raise HrmkitError(f"{src}: not a training run or model directory ({', '.join(missing) or 'not a folder'} "
                           "missing; expected model.safetensors + config.json)")
-    from hrmkit.models.config import ModelConfig
+    from hrmkit.models import from_pretrained
 
-    ModelConfig.from_checkpoint(src)
+    from_pretrained(src)  # config.json rebuilds the model and the weights load into it (header checked first)
 
 
 def card_text(src: Path, repo: str, report: Path | None = None, data: Path | None = None) -> str:
@@ -463,12 +462,11 @@ def write_card(src: Path, out: Path, repo: str | None = None, report: Path | Non
     out = Path(out)
     if out.is_dir():
         raise HrmkitError(f"--out {out}: is a folder; give the card's file name (e.g. {out / 'README.md'})")
+    from hrmkit.atomic import check_target, write_text
+
+    check_target(out, replace=True)
     text = card_text(src, repo or default_repo(src), report=report, data=data)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return write_text(out, text, replace=True)
 
 
 _HRMKIT_CITATION = """@misc{wang2025hierarchicalreasoningmodel,

@@ -508,6 +508,10 @@ def _commit_to_git(stage: Path, to: Path, message: str) -> str:
     """Commit the staged files into the git repository `to` on branch main (created when absent)."""
     if to.exists() and not to.is_dir():
         raise HrmkitError(f"--to {to}: exists and is not a folder")
+    from hrmkit.atomic import check_target
+
+    for name in ("model.safetensors", "config.json", "README.md"):  # before staging anything
+        check_target(to / name, root=to, replace=True)
     if to.is_dir() and any(to.iterdir()):
         if not (to / ".git").exists():
             raise HrmkitError(f"--to {to}: the folder is not empty and not a git repository")
@@ -518,9 +522,11 @@ def _commit_to_git(stage: Path, to: Path, message: str) -> str:
         to.mkdir(parents=True, exist_ok=True)
         _git(to, "init", "-q")
         _git(to, "symbolic-ref", "HEAD", "refs/heads/main")
+    from hrmkit.atomic import copy_files
+
     names = sorted(p.name for p in stage.iterdir())
-    for name in names:
-        shutil.copyfile(stage / name, to / name)
+    # all files or none, never through a symbolic link in the repository (README.md -> a file elsewhere)
+    copy_files({to / name: stage / name for name in names}, root=to, replace=True)
     _git(to, "add", "--", *names)
     identity = []
     if subprocess.run(["git", "-C", str(to), "config", "user.email"], capture_output=True).returncode != 0:

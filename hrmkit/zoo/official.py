@@ -213,10 +213,27 @@ def load_official(checkpoint: str | Path, config_path: str | Path | None = None,
 
 
 def convert_official(checkpoint: str | Path, out_dir: str | Path, config_path: str | Path | None = None,
-                     seq_len: int | None = None, task: str | None = None) -> Path:
-    """Convert an authors' checkpoint into `out_dir` (model.safetensors + config.json); returns out_dir."""
-    model = load_official(checkpoint, config_path=config_path, seq_len=seq_len, task=task)
+                     seq_len: int | None = None, task: str | None = None, overwrite: bool = False) -> Path:
+    """Convert an authors' checkpoint into `out_dir` (model.safetensors + config.json); returns out_dir.
+
+    An existing non-empty `out_dir` is replaced only with `overwrite`, and only when it is a model folder (it
+    has a config.json); the new folder is written under a temporary name and renamed into place."""
+    from hrmkit.atomic import atomic_dir, check_writable
+
     out_dir = Path(out_dir)
+    if out_dir.is_symlink():
+        raise HrmkitError(f"{out_dir}: is a symbolic link; refusing to write through it")
     if out_dir.exists() and not out_dir.is_dir():
         raise HrmkitError(f"{out_dir}: exists and is not a directory")
-    return model.save_pretrained(out_dir)
+    existing = out_dir.is_dir() and any(out_dir.iterdir())
+    if existing and not overwrite:
+        raise HrmkitError(f"{out_dir}: already exists (pass --overwrite to replace it)")
+    if existing and not (out_dir / "config.json").is_file():
+        raise HrmkitError(f"{out_dir}: exists and is not a model folder (no config.json); refusing to replace it")
+    check_writable(out_dir.parent, folder=True)
+    model = load_official(checkpoint, config_path=config_path, seq_len=seq_len, task=task)
+    if out_dir.is_dir() and not existing:  # an empty folder (pull's staging folder): write into it
+        return model.save_pretrained(out_dir)
+    with atomic_dir(out_dir, replace=overwrite) as tmp:
+        model.save_pretrained(tmp)
+    return out_dir
