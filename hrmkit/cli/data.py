@@ -42,7 +42,10 @@ def build(
     rating: Annotated[Optional[str], typer.Option(help="Sudoku generate: solver guesses MIN-MAX.")] = None,
     size: Annotated[int, typer.Option(help="Maze generate: side of the maze.")] = 30,
     min_length: Annotated[int, typer.Option(help="Maze generate: minimum shortest-path length.")] = 0,
-    loops: Annotated[float, typer.Option(help="Maze generate: fraction of inner walls knocked down.")] = 0.1,
+    loops: Annotated[float, typer.Option(help="Maze generate (lattice): fraction of inner walls knocked down.")] = 0.1,
+    style: Annotated[str, typer.Option(help="Maze generate: lattice (DFS corridors) | obstacles (random walls, "
+                                            "the Maze-Hard kind).")] = "lattice",
+    density: Annotated[float, typer.Option(help="Maze generate (obstacles): initial wall probability.")] = 0.3,
     leak_check: Annotated[bool, typer.Option(help="Sudoku: drop training puzzles equivalent to a test puzzle.")] = True,
     translate: Annotated[bool, typer.Option(help="ARC: random placement of training grids on the canvas.")] = True,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
@@ -57,7 +60,7 @@ def build(
             rating_range = (rating_range, rating_range)
         options = {"givens": _range(givens, "givens"), "rating": rating_range}
     elif task == "maze":
-        options = {"size": size, "min_length": min_length, "loops": loops}
+        options = {"size": size, "min_length": min_length, "loops": loops, "style": style, "density": density}
     elif task == "arc":
         options = {"translate": translate}
     params = BuildParams(source=list(source), test_source=test_source, test_fraction=test_fraction,

@@ -1,7 +1,8 @@
 """Maze data sets: bases (+ up to 7 distinct dihedral copies each with ``--augment K``), on a square canvas.
 
 Sources: ``hf:sapientinc/maze-30x30-hard-1k`` (train.csv / test.csv, the authors' data), maze files
-(``hrmkit.puzzles.maze.read``), or ``generate`` (``--size``, ``--min-length``, ``--loops``). Mazes without a
+(``hrmkit.puzzles.maze.read``), or ``generate`` (``--size``, ``--min-length``, ``--style lattice|obstacles``, ``--loops`` for lattices, ``--density``
+for obstacle grids). Mazes without a
 path are solved by BFS; the label is one shortest path (the authors' data has unique ones).
 """
 
@@ -26,7 +27,8 @@ def _items(source: src.Source, role: str, params: BuildParams, seed_offset: int)
         opts = params.family_options
         puzzles, solutions = maze.generate_batch(
             n, int(opts.get("size", 30)), int(opts.get("min_length", 0)), seed=params.seed + seed_offset,
-            loops=float(opts.get("loops", 0.1)))
+            loops=float(opts.get("loops", 0.1)), style=str(opts.get("style", "lattice")),
+            density=float(opts.get("density", 0.3)))
         return [Item(f"generate#{i}", p, s) for i, (p, s) in enumerate(zip(puzzles, solutions))]
     path = source.files[role if source.kind == "hf" else "file"]
     records = maze.read(path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 
 import torch
 import torch.nn.functional as F
@@ -142,4 +143,66 @@ class Attention(nn.Module):
         if cos_sin is not None:
             q, k = apply_rope(q, k, *cos_sin)
         out = attend(q, k, v, resolve_backend(self.backend, x.device.type), self.attn_mask)  # (B, L, H, hd)
+        return self.o_proj(out.reshape(B, L, D))
+
+
+def grid_offsets(radius: int) -> list[tuple[int, int]]:
+    """The (row, column) offsets within Manhattan distance `radius`, (0, 0) first, then row-major."""
+    rest = [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
+            if 0 < abs(dy) + abs(dx) <= radius]
+    return [(0, 0)] + rest
+
+
+@functools.cache
+def grid_neighbours(side: int, radius: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For a side x side grid (row-major cells): index [L, K] of each cell's K neighbours in `grid_offsets` order
+    (L, a row past the grid, where the neighbour is off the grid) and valid [L, K] bool."""
+    cell = torch.arange(side * side)
+    row, col = cell // side, cell % side
+    index, valid = [], []
+    for dy, dx in grid_offsets(radius):
+        r, c = row + dy, col + dx
+        ok = (r >= 0) & (r < side) & (c >= 0) & (c < side)
+        index.append(torch.where(ok, r * side + c, side * side))
+        valid.append(ok)
+    return torch.stack(index, 1), torch.stack(valid, 1)
+
+
+class GridAttention(nn.Module):
+    """Attention of each cell of a square grid over its neighbours within Manhattan distance `radius`.
+
+    Every offset o = (dy, dx) has learned key and value embeddings per head (rel_k[o], rel_v[o]): the score of a
+    neighbour is q . (k + rel_k[o]) / sqrt(d) and it contributes v + rel_v[o], so a head can tell its neighbours
+    apart by direction, as a convolution does, while nothing depends on the grid size: the side is read from
+    the sequence length at every call (L = side * side). Off-grid neighbours are masked. The same QKV and output
+    projections as `Attention` (no biases)."""
+
+    def __init__(self, hidden: int, num_heads: int, radius: int):
+        super().__init__()
+        if hidden % num_heads:
+            raise HrmkitError(f"hidden_size {hidden} is not a multiple of num_heads {num_heads}")
+        self.num_heads, self.head_dim, self.radius = num_heads, hidden // num_heads, radius
+        k = len(grid_offsets(radius))
+        self.qkv_proj = Linear(hidden, 3 * hidden)
+        self.o_proj = Linear(hidden, hidden)
+        self.rel_k = nn.Parameter(torch.randn(k, num_heads, self.head_dim) * 0.5)
+        self.rel_v = nn.Parameter(torch.randn(k, num_heads, self.head_dim) * 0.5)
+
+    def forward(self, x: torch.Tensor, cos_sin=None) -> torch.Tensor:
+        B, L, D = x.shape
+        side = math.isqrt(L)
+        if side * side != L:
+            raise HrmkitError(f"grid attention needs a square grid, got a sequence of {L}")
+        index, valid = grid_neighbours(side, self.radius)
+        index, valid = index.to(x.device), valid.to(x.device)
+        H, hd = self.num_heads, self.head_dim
+        qkv = self.qkv_proj(x).view(B, L, 3, H, hd)
+        q, k, v = qkv.unbind(2)  # each (B, L, H, hd)
+        pad = x.new_zeros(B, 1, H, hd)
+        k_n = torch.cat((k, pad), 1)[:, index]  # (B, L, K, H, hd)
+        v_n = torch.cat((v, pad), 1)[:, index]
+        scores = (q.unsqueeze(2) * (k_n + self.rel_k.to(x.dtype))).sum(-1) / math.sqrt(hd)  # (B, L, K, H)
+        scores = scores.masked_fill(~valid.view(1, L, -1, 1), float("-inf"))
+        p = scores.softmax(2).unsqueeze(-1)  # (B, L, K, H, 1)
+        out = (p * (v_n + self.rel_v.to(x.dtype))).sum(2)  # (B, L, H, hd)
         return self.o_proj(out.reshape(B, L, D))

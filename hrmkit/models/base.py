@@ -7,6 +7,7 @@ A model folder is the Hugging Face layout: `model.safetensors` (the state dict, 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -54,6 +55,16 @@ class PretrainedModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    def seq_len_of(self, inputs: torch.Tensor) -> int:
+        """The sequence length of `inputs` [B, L]: the config's seq_len, or any square for an any-size model."""
+        cfg, n = self.config, int(inputs.shape[-1])
+        if cfg.any_size:
+            if math.isqrt(n) ** 2 != n:
+                raise HrmkitError(f"this model runs on square grids; inputs of {n} cells are not one")
+        elif n != cfg.seq_len:
+            raise HrmkitError(f"model inputs must be [batch, {cfg.seq_len}] token ids, got {list(inputs.shape)}")
+        return n
+
     @torch.inference_mode()
     def trace(self, inputs: torch.Tensor, puzzle_identifiers: torch.Tensor | None = None,
               steps: int | None = None) -> dict[str, torch.Tensor]:
@@ -66,8 +77,9 @@ class PretrainedModel(nn.Module):
         steps = cfg.halt_max_steps if steps is None else steps
         if steps < 1:
             raise HrmkitError(f"trace: steps must be >= 1, got {steps}")
-        if inputs.ndim != 2 or inputs.shape[1] != cfg.seq_len:
+        if inputs.ndim != 2:
             raise HrmkitError(f"trace: inputs must be [batch, {cfg.seq_len}] token ids, got {list(inputs.shape)}")
+        seq_len = self.seq_len_of(inputs)
         if inputs.is_floating_point() or inputs.min() < 0 or inputs.max() >= cfg.vocab_size:
             raise HrmkitError(f"trace: inputs must be integer token ids in [0, {cfg.vocab_size})")
         device = self.device
@@ -82,7 +94,7 @@ class PretrainedModel(nn.Module):
         self.eval()
         try:
             dtype = self.forward_dtype(device)
-            shape = (inputs.shape[0], cfg.seq_len + self.inner.prefix_len, cfg.hidden_size)
+            shape = (inputs.shape[0], seq_len + self.inner.prefix_len, cfg.hidden_size)
             z_H = self.inner.H_init.to(dtype).expand(shape)
             z_L = self.inner.L_init.to(dtype).expand(shape)
             logits, q_halt, q_continue = [], [], []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,7 +23,11 @@ from hrmkit.errors import HrmkitError, where
 from hrmkit.fields import coerce_fields, from_mapping
 
 POS_ENCODINGS = ("rope", "learned", "none", "sudoku_rcb")  # sudoku_rcb: learned row/column/box tables (81 cells)
-ATTN_MASKS = ("none", "sudoku_peers")  # sudoku_peers: a cell attends to its row, column and box (itself included)
+# sudoku_peers: a cell attends to its row, column and box (itself included); grid: a cell of a square grid attends
+# to the cells within Manhattan distance attn_radius (itself included), with learned embeddings of each offset
+# (relative positions), so that the same weights run on a grid of any size
+ATTN_MASKS = ("none", "sudoku_peers", "grid")
+Q_POOLS = ("first", "mean")  # the Q head reads position 0 (the authors) or the mean over positions
 LOSS_ON = ("all", "blanks")  # blanks: loss on cells whose input is the blank token; decoding keeps the givens
 HALTING = ("act", "fixed")  # fixed: every sequence runs halt_max_steps segments in training; q_halt still trained
 BLANK_TOKEN_ID = 1  # the data sets' blank cell (Sudoku: 0 pad, 1 blank, 2..10 digits)
@@ -52,6 +57,7 @@ class ModelConfig:
     rope_theta: float = 10000.0
     rms_norm_eps: float = 1e-5
     attn_mask: str = "none"
+    attn_radius: int = 1  # attn_mask=grid: Manhattan radius of a cell's neighbourhood
     # adaptive computation time
     halt_max_steps: int = 16
     halt_exploration_prob: float = 0.1
@@ -62,6 +68,8 @@ class ModelConfig:
     halt_threshold: float = 0.5
     # what the loss sees (decoding follows: with blanks the given cells are copied from the input)
     loss_on: str = "all"
+    blank_token_id: int = BLANK_TOKEN_ID  # the input token of a cell to fill (Sudoku 1 blank; maze 2 open)
+    q_pool: str = "first"
     # execution
     attention: str = "auto"
     forward_dtype: str = "auto"
@@ -87,7 +95,7 @@ class ModelConfig:
             raise HrmkitError(f"model config: halt_threshold must be a probability in (0, 1), got {self.halt_threshold}")
         for name, allowed in (("pos_encodings", POS_ENCODINGS), ("attention", ATTENTION),
                               ("forward_dtype", FORWARD_DTYPES), ("attn_mask", ATTN_MASKS), ("loss_on", LOSS_ON),
-                              ("halting", HALTING)):
+                              ("halting", HALTING), ("q_pool", Q_POOLS)):
             if getattr(self, name) not in allowed:
                 raise HrmkitError(f"model config: {name} must be one of {', '.join(allowed)}, "
                                   f"got {getattr(self, name)!r}")
@@ -95,6 +103,24 @@ class ModelConfig:
             if getattr(self, name).startswith("sudoku_") and self.seq_len != 81:
                 raise HrmkitError(f"model config: {name}={getattr(self, name)} needs a 9x9 Sudoku (seq_len 81), "
                                   f"got seq_len {self.seq_len}")
+
+        if self.attn_mask == "grid":
+            if self.attn_radius < 1:
+                raise HrmkitError(f"model config: attn_radius must be >= 1, got {self.attn_radius}")
+            if self.pos_encodings != "none" or self.puzzle_emb_ndim:
+                raise HrmkitError("model config: attn_mask=grid runs on any grid size: it needs pos_encodings none "
+                                  "and no puzzle embedding (its offsets embed relative positions)")
+            side = math.isqrt(self.seq_len)
+            if side * side != self.seq_len:
+                raise HrmkitError(f"model config: attn_mask=grid needs a square grid, got seq_len {self.seq_len}")
+        if not 0 <= self.blank_token_id < self.vocab_size:
+            raise HrmkitError(f"model config: blank_token_id must be a token id < vocab_size {self.vocab_size}, "
+                              f"got {self.blank_token_id}")
+
+    @property
+    def any_size(self) -> bool:
+        """True when the model runs on square grids of any size (seq_len is then the training canvas only)."""
+        return self.attn_mask == "grid"
 
     @property
     def prefix_len(self) -> int:

@@ -48,7 +48,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from hrmkit.errors import HrmkitError
-from hrmkit.models.attention import Attention, sudoku_peer_mask
+from hrmkit.models.attention import Attention, GridAttention, sudoku_peer_mask
 from hrmkit.models.base import PretrainedModel
 from hrmkit.models.config import BLANK_TOKEN_ID, HRMConfig, ModelConfig
 from hrmkit.models.layers import Embedding, Linear, PuzzleEmbedding, RotaryEmbedding, SwiGLU, rms_norm, trunc_normal_
@@ -59,9 +59,16 @@ def attention_mask(config: ModelConfig) -> torch.Tensor | None:
     return sudoku_peer_mask(config.prefix_len) if config.attn_mask == "sudoku_peers" else None
 
 
-def keep_givens(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+def make_attention(config: ModelConfig) -> nn.Module:
+    """The token mixer of one block: grid attention over neighbours (attn_mask=grid) or full/masked attention."""
+    if config.attn_mask == "grid":
+        return GridAttention(config.hidden_size, config.num_heads, config.attn_radius)
+    return Attention(config.hidden_size, config.num_heads, config.attention, attention_mask(config))
+
+
+def keep_givens(logits: torch.Tensor, inputs: torch.Tensor, blank: int = BLANK_TOKEN_ID) -> torch.Tensor:
     """logits [B, L, V] with every non-blank input cell replaced by a one-hot (0 / -1e4) of its input token."""
-    given = (inputs != BLANK_TOKEN_ID).unsqueeze(-1)  # (B, L, 1)
+    given = (inputs != blank).unsqueeze(-1)  # (B, L, 1)
     fixed = (F.one_hot(inputs.long(), logits.shape[-1]).to(logits.dtype) - 1) * 1e4  # (B, L, V)
     return torch.where(given, fixed, logits)
 
@@ -71,7 +78,7 @@ class Block(nn.Module):
 
     def __init__(self, config: HRMConfig):
         super().__init__()
-        self.self_attn = Attention(config.hidden_size, config.num_heads, config.attention, attention_mask(config))
+        self.self_attn = make_attention(config)
         self.mlp = SwiGLU(config.hidden_size, config.expansion)
         self.eps = config.rms_norm_eps
 
@@ -169,11 +176,16 @@ class HRMInner(nn.Module):
                     for _ in range(cfg.L_cycles):
                         z_L = self.L_level(z_L, z_H + x, cos_sin)
                     z_H = self.H_level(z_H, z_L, cos_sin)
+        return (z_H.detach(), z_L.detach(), *self.heads(z_H, inputs))
+
+    def heads(self, z_H: torch.Tensor, inputs: torch.Tensor):
+        """logits [B, L, V] (givens kept with loss_on=blanks), q_halt [B], q_continue [B] from the state z_H."""
+        cfg = self.config
         logits = self.lm_head(z_H)[:, self.prefix_len:]  # (B, L, V): puzzle positions dropped
         if cfg.loss_on == "blanks":
-            logits = keep_givens(logits, inputs)
-        q = self.q_head(z_H[:, 0]).float()  # (B, 2)
-        return z_H.detach(), z_L.detach(), logits, q[:, 0], q[:, 1]
+            logits = keep_givens(logits, inputs, cfg.blank_token_id)
+        q = self.q_head(z_H.mean(1) if cfg.q_pool == "mean" else z_H[:, 0]).float()  # (B, 2)
+        return logits, q[:, 0], q[:, 1]
 
 
 def exploration_min_steps(config, n: int, generator: torch.Generator | None = None,
@@ -223,7 +235,7 @@ class HRM(PretrainedModel):
         """A carry where every sequence is halted, so the first forward loads `batch` and resets the state."""
         inputs = batch["inputs"]
         B, device = inputs.shape[0], inputs.device
-        shape = (B, self.config.seq_len + self.inner.prefix_len, self.config.hidden_size)
+        shape = (B, self.seq_len_of(inputs) + self.inner.prefix_len, self.config.hidden_size)
         dtype = self.forward_dtype(device)
         data = {k: torch.zeros_like(v) for k, v in self._with_puzzle_ids(batch).items()}
         return Carry(z_H=torch.zeros(shape, dtype=dtype, device=device),
@@ -248,6 +260,8 @@ class HRM(PretrainedModel):
 
         z_H, z_L, logits, q_halt, q_continue = self.inner(z_H, z_L, data["inputs"], data["puzzle_identifiers"])
         outputs = {"logits": logits, "q_halt_logits": q_halt, "q_continue_logits": q_continue}
+        if self.config.loss_on == "blanks":  # the cells the loss covers
+            outputs["fill_mask"] = data["inputs"] == self.config.blank_token_id
 
         with torch.no_grad():
             steps = steps + 1

@@ -59,8 +59,10 @@ def act_loss(carry, outputs: dict[str, torch.Tensor], loss_type: str = "stablema
     averaged per sequence), exact_accuracy, q_halt_accuracy, steps; plus the detached loss terms.
     """
     labels = carry.current_data["labels"]
-    if loss_on == "blanks":
-        labels = torch.where(carry.current_data["inputs"] == BLANK_TOKEN_ID, labels, ignore_index)
+    if loss_on == "blanks":  # the model's fill_mask names them (its blank_token_id); else the Sudoku blank
+        fill = outputs.get("fill_mask")
+        fill = carry.current_data["inputs"] == BLANK_TOKEN_ID if fill is None else fill
+        labels = torch.where(fill, labels, ignore_index)
     elif loss_on != "all":
         raise ValueError(f"act_loss: loss_on must be all or blanks, got {loss_on!r}")
     logits = outputs["logits"]

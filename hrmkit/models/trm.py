@@ -24,9 +24,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hrmkit.models.attention import Attention
 from hrmkit.models.config import TRMConfig
-from hrmkit.models.hrm import HRM, HRMInner, attention_mask, halt_logit, keep_givens
+from hrmkit.models.hrm import HRM, HRMInner, halt_logit, make_attention
 from hrmkit.models.layers import SwiGLU, rms_norm
 
 
@@ -37,7 +36,7 @@ class TRMBlock(nn.Module):
         if config.mlp_t:  # mixes positions: its "hidden" size is the sequence length
             self.mlp_t = SwiGLU(config.seq_len + config.prefix_len, config.expansion)
         else:
-            self.self_attn = Attention(config.hidden_size, config.num_heads, config.attention, attention_mask(config))
+            self.self_attn = make_attention(config)
         self.mlp = SwiGLU(config.hidden_size, config.expansion)
         self.eps = config.rms_norm_eps
 
@@ -83,11 +82,7 @@ class TRMInner(HRMInner):
         for _ in range(cfg.L_cycles):  # the last cycle, back-propagated in full
             z = self.L_level(z, y + x, cos_sin)
         y = self.L_level(y, z, cos_sin)
-        logits = self.lm_head(y)[:, self.prefix_len:]  # (B, L, V)
-        if cfg.loss_on == "blanks":
-            logits = keep_givens(logits, inputs)
-        q = self.q_head(y[:, 0]).float()  # (B, 2)
-        return y.detach(), z.detach(), logits, q[:, 0], q[:, 1]
+        return (y.detach(), z.detach(), *self.heads(y, inputs))
 
 
 class TRM(HRM):

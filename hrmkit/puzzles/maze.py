@@ -437,6 +437,53 @@ def _carve(n: int, rng: np.random.Generator, loops: float) -> np.ndarray:
     return grid
 
 
+def _obstacles(n: int, min_length: int, rng: np.random.Generator, density: float,
+               max_walls: int) -> tuple[np.ndarray, int, int] | None:
+    """A random-obstacle grid (open 1 / wall 0) with ends s, g whose shortest path is unique and has at least
+    ``min_length`` moves, or None when this draw gets stuck.
+
+    Cells are walls with probability ``density``; S and G are the two ends of a double BFS sweep (far apart).
+    Then, while the path is too short, a random cell of the current shortest path becomes a wall (kept only if
+    G stays reachable), so the path grows a detour at every step; once it is long enough, cells of the other
+    shortest paths (not on the chosen one) become walls until the shortest path is unique."""
+    grid = rng.random((n, n)) >= density
+    cells = np.flatnonzero(grid.ravel())
+    if len(cells) < 2:
+        return None
+    dist = np.array(_bfs(grid, int(cells[rng.integers(len(cells))]))[0])
+    s = int(np.argmax(dist))
+    dist = np.array(_bfs(grid, s)[0])
+    g = int(np.argmax(dist))
+    if s == g:
+        return None
+    protected = {s, g}
+    for _ in range(max_walls):
+        dist, count = _bfs(grid, s)
+        path = [r * n + c for r, c in _walk_back(dist, g, grid.shape)]
+        if dist[g] >= min_length:
+            if count[g] == 1:
+                return grid.astype(np.uint8), s, g
+            from_g = np.array(_bfs(grid, g)[0])
+            from_s = np.array(dist)
+            tied = (from_s >= 0) & (from_g >= 0) & (from_s + from_g == dist[g])
+            tied[path] = False  # cells of another shortest path: walling them keeps the chosen one
+            others = np.flatnonzero(tied)
+            grid.flat[others[rng.integers(len(others))]] = False
+            continue
+        free = [u for u in path if u not in protected]
+        if not free:
+            return None
+        u = free[rng.integers(len(free))]
+        grid.flat[u] = False
+        if _bfs(grid, s)[0][g] < 0:  # it cut the only way: keep it open, never try it again
+            grid.flat[u] = True
+            protected.add(u)
+    return None
+
+
+STYLES = ("lattice", "obstacles")
+
+
 def generate(
     n: int,
     min_length: int = 0,
@@ -446,15 +493,25 @@ def generate(
     unique: bool = True,
     border: bool = True,
     max_tries: int = 200,
+    style: str = "lattice",
+    density: float = 0.3,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One n x n (puzzle, solution) whose shortest path has at least ``min_length`` moves.
 
+    ``style`` "obstacles": a grid of random walls (``density``) lengthened until the shortest path is long
+    enough and unique (see ``_obstacles``; the Maze-Hard kind: at 30x30 with min_length 110 and density 0.3, about
+    80 ms a maze here); ``border``, ``loops`` and ``unique`` do not apply (its path is always unique).
+    "lattice" (the default):
     S is a random open cell (or, if no G is far enough from it, the cell farthest from it); G is drawn among
     the cells at least ``min_length`` moves away, with a unique shortest path when ``unique`` (so that a
     model's answer can be compared cell by cell with the label). ``border`` surrounds the maze with walls
     (then no row of the text form starts or ends with an open cell that an editor could strip). More ``loops``
     give more competing routes but fewer long unique paths: at 30x30, min_length 110 succeeds on about half
     the mazes with loops 0.05 and a sixth with 0.1 (failures are retried, up to ``max_tries`` mazes)."""
+    if style not in STYLES:
+        raise HrmkitError(f"maze style must be one of {', '.join(STYLES)}, got {style!r}")
+    if style == "obstacles":
+        return _generate_obstacles(n, min_length, rng, density, max_tries)
     if n < (4 if border else 2):
         raise HrmkitError(f"maze size must be at least {4 if border else 2}, got {n}")
     for _ in range(max_tries):
@@ -483,6 +540,31 @@ def generate(
     )
 
 
+def _generate_obstacles(n: int, min_length: int, rng: np.random.Generator, density: float,
+                        max_tries: int) -> tuple[np.ndarray, np.ndarray]:
+    if n < 2:
+        raise HrmkitError(f"maze size must be at least 2, got {n}")
+    if not 0.0 <= density < 1.0:
+        raise HrmkitError(f"maze density must be in [0, 1), got {density}")
+    if min_length > n * n // 2:
+        raise HrmkitError(f"a {n}x{n} obstacle maze cannot hold a shortest path of {min_length} moves; "
+                          f"at most about {n * n // 2}")
+    for _ in range(max_tries):
+        made = _obstacles(n, min_length, rng, density, max_walls=4 * n * n)
+        if made is None:
+            continue
+        grid, s, g = made
+        puzzle = np.where(grid == 1, OPEN, WALL).astype(np.uint8)
+        dist = _bfs(grid == 1, s)[0]
+        puzzle.flat[s], puzzle.flat[g] = START, GOAL
+        solution = puzzle.copy()
+        for r, c in _walk_back(dist, g, grid.shape)[1:-1]:
+            solution[r, c] = PATH
+        return puzzle, solution
+    raise HrmkitError(f"could not generate a {n}x{n} obstacle maze with a shortest path of at least {min_length} "
+                      f"moves in {max_tries} tries; lower min_length")
+
+
 def generate_batch(
     count: int,
     n: int,
@@ -492,6 +574,8 @@ def generate_batch(
     loops: float = 0.05,
     unique: bool = True,
     border: bool = True,
+    style: str = "lattice",
+    density: float = 0.3,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``count`` mazes -> (puzzles, solutions), each (count, n, n) uint8; the same seed gives the same mazes,
     and a longer batch starts with the shorter one."""
@@ -499,5 +583,6 @@ def generate_batch(
     puzzles = np.empty((count, n, n), dtype=np.uint8)
     solutions = np.empty((count, n, n), dtype=np.uint8)
     for i in range(count):
-        puzzles[i], solutions[i] = generate(n, min_length, rng=rng, loops=loops, unique=unique, border=border)
+        puzzles[i], solutions[i] = generate(n, min_length, rng=rng, loops=loops, unique=unique, border=border,
+                                            style=style, density=density)
     return puzzles, solutions
