@@ -16,14 +16,20 @@ def train(
              "or model field (hidden_size=128, halt_max_steps=8 ...); prefix model./train. to disambiguate.")] = None,
     preset: Annotated[Optional[str], typer.Option("--preset", help="Model preset (paper-sudoku, tiny, demo, trm-sudoku-mlp ...); "
                                                   "also picks the paper's training recipe for it.")] = None,
-    data: Annotated[Path, typer.Option("--data", help="A data set folder built by `hrmkit data build`.")] = None,
+    data: Annotated[Path, typer.Option("--data", help="A data set folder built by `hrmkit data build` or by the "
+                                      "authors' scripts (default: an authors' config's data_path).")] = None,
     out: Annotated[Path, typer.Option("--out", help="The run folder: weights, checkpoint, logs.")] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="Optimiser steps (wins over --epochs).")] = None,
     epochs: Annotated[Optional[float], typer.Option("--epochs", help="Epochs over the training groups.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of weights, batches and exploration.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
     config: Annotated[Optional[str], typer.Option("--config", help="YAML with training fields (and `model:`, "
-                                                   "`preset:`); FILE:section reads a section, e.g. params.yaml:train.")] = None,
+                                                   "`preset:`); FILE:section reads a section, e.g. params.yaml:train; "
+                                                   "or the HRM authors' all_config.yaml as it is.")] = None,
+    init: Annotated[Optional[Path], typer.Option("--init", help="Start from these weights (an authors' step_N file "
+                                                 "or an hrmkit model folder), fresh optimiser state.")] = None,
+    stop_at: Annotated[Optional[int], typer.Option("--stop-at", help="Stop after N optimiser steps; the schedule "
+                                                   "keeps the run's full length (--resume continues it).")] = None,
     live_dir: Annotated[Optional[Path], typer.Option("--live-dir", help="dvclive folder (default RUN/live).")] = None,
     no_live: Annotated[bool, typer.Option("--no-live", help="Do not log with dvclive.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -31,13 +37,20 @@ def train(
     """Train an HRM/TRM model; under torchrun each process takes its share of the global batch."""
     from hrmkit.models.config import HRMConfig, TRMConfig
     from hrmkit.train import dist
-    from hrmkit.train.config import resolve
+    from hrmkit.train.config import resolve_run
     from hrmkit.train.loop import train as run_train
 
+    model_fields = set(HRMConfig.__dataclass_fields__) | set(TRMConfig.__dataclass_fields__)
+    resolved = resolve_run(preset, config, list(overrides or []), model_fields)
+    preset, cfg, model_over = resolved.preset, resolved.train, resolved.model_overrides
+    for note in resolved.notes:
+        typer.echo(f"note: {note}", err=True)
+    if data is None and resolved.data_path is not None:
+        data = Path(resolved.data_path)
+        if not data.is_dir():
+            raise HrmkitError(f"{config}: data_path {resolved.data_path} is not a folder here; pass --data")
     if data is None or out is None:
         raise HrmkitError("--data and --out are required")
-    model_fields = set(HRMConfig.__dataclass_fields__) | set(TRMConfig.__dataclass_fields__)
-    preset, cfg, model_over = resolve(preset, config, list(overrides or []), model_fields)
     explicit = {k: v for k, v in (("steps", steps), ("epochs", epochs), ("seed", seed)) if v is not None}
     if explicit:
         from hrmkit.train.config import TrainConfig
@@ -47,7 +60,8 @@ def train(
         cfg = TrainConfig.from_dict({**cfg.to_dict(), **explicit})
     try:
         metrics = run_train(out, data, preset=preset, config=cfg, model_overrides=model_over, resume=resume,
-                            live_dir=None if no_live else (live_dir or ""), progress=progress)
+                            live_dir=None if no_live else (live_dir or ""), progress=progress, init=init,
+                            stop_at=stop_at)
     finally:
         dist.shutdown()
     if metrics:

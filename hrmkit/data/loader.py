@@ -12,6 +12,9 @@ Evaluation (``train=False``) walks every example once in order; the last batch i
 inputs, ignored labels, blank puzzle identifier) so every rank gets full batches.
 
 DDP: every rank builds the same global batch and keeps rows ``[rank * B/W, (rank + 1) * B/W)``.
+
+``AuthorsSampler`` draws the batches the HRM authors' PuzzleDataset draws (sapientinc/HRM puzzle_dataset.py), for
+runs that must follow theirs step for step; see its docstring.
 """
 
 from __future__ import annotations
@@ -169,6 +172,122 @@ class BatchSampler:
             index[index >= n] = -1
             self.position += 1
             yield index[lo:hi]
+
+
+class AuthorsSampler:
+    """The authors' training batch order (their PuzzleDataset._iter_train), draw for draw.
+
+    Iteration i (1, 2, ...; `iterations` of them, None: without end) takes a Philox generator seeded seed + i,
+    draws `epochs_per_iter` permutations of the groups (concatenated), then for each group in that order one
+    random puzzle of it (`Generator.integers`) and `min(puzzle size, room left)` of its examples without
+    replacement; a batch is full at global_batch_size examples, and the iteration's last, partial batch is
+    dropped. The examples inside a puzzle come from a legacy `RandomState` (the authors call the global
+    `np.random.choice`; their DataLoader worker seeds it from torch's generator, see `worker_numpy_seed`);
+    with one example per puzzle (Sudoku, mazes) it is never drawn from. Resumable exactly from `state_dict()`.
+    """
+
+    def __init__(
+        self,
+        dataset: PuzzleDataset,
+        global_batch_size: int,
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+        epochs_per_iter: int = 1,
+        iterations: int | None = None,
+        example_state: list[int] | None = None,
+    ):
+        if global_batch_size < 1 or global_batch_size % world_size:
+            raise HrmkitError(
+                f"global_batch_size {global_batch_size} must be a positive multiple of world_size {world_size}"
+            )
+        if dataset.num_groups < 1:
+            raise HrmkitError("the data set split has no puzzles")
+        if epochs_per_iter < 1 or seed < 0:
+            raise HrmkitError(f"authors' sampler: epochs_per_iter must be >= 1 and seed >= 0, got "
+                              f"{epochs_per_iter} and {seed}")
+        self.ds, self.global_batch_size, self.rank, self.world_size = dataset, global_batch_size, rank, world_size
+        self.local_batch_size = global_batch_size // world_size
+        self.seed, self.epochs_per_iter, self.iterations = int(seed), int(epochs_per_iter), iterations
+        self.train = True
+        self.multi_example = bool((np.diff(dataset.puzzle_indices) > 1).any())
+        self._examples = np.random.RandomState(example_state if example_state is not None else 0)
+        self.iteration, self.batch = 0, 0  # the iteration under way (0: none yet) and batches taken from it
+        self._start_state = self._examples.get_state()  # the example generator when that iteration began
+        self._current: Iterator[np.ndarray] | None = None
+
+    # -- state -------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        name, keys, pos, has_gauss, gauss = self._start_state
+        return {"kind": "authors", "seed": self.seed, "epochs_per_iter": self.epochs_per_iter,
+                "global_batch_size": self.global_batch_size, "iteration": self.iteration, "batch": self.batch,
+                "example_state": [name, [int(k) for k in keys], int(pos), int(has_gauss), float(gauss)]}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key in ("seed", "epochs_per_iter", "global_batch_size"):
+            if state.get(key) != getattr(self, key):
+                raise HrmkitError(f"sampler state has {key}={state.get(key)!r}, this sampler {getattr(self, key)!r}")
+        name, keys, pos, has_gauss, gauss = state["example_state"]
+        self._examples.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+        self.iteration, self._current = int(state["iteration"]), None
+        skip, self.batch = int(state["batch"]), 0
+        if self.iteration:  # redraw the iteration under way up to where the run stopped
+            self._start_state = self._examples.get_state()
+            self._current = self._iterate(self.iteration)
+            for _ in range(skip):
+                next(self._current)
+                self.batch += 1
+
+    @property
+    def epoch_progress(self) -> float:
+        """Epochs done so far (approximately inside an iteration: batches x batch / examples per epoch)."""
+        per_epoch = max(1e-9, self.ds.num_groups * self.ds.meta.mean_puzzle_examples)
+        done = max(0, self.iteration - 1) * self.epochs_per_iter
+        return done + self.batch * self.global_batch_size / per_epoch
+
+    # -- drawing -----------------------------------------------------------------------------------------------
+    def _iterate(self, number: int) -> Iterator[np.ndarray]:
+        """Global batches (B,) of example indices of iteration `number`, as the authors' loop yields them."""
+        gi, pi, B = self.ds.group_indices, self.ds.puzzle_indices, self.global_batch_size
+        rng = np.random.Generator(np.random.Philox(seed=self.seed + number))
+        order = np.concatenate([rng.permutation(self.ds.num_groups) for _ in range(self.epochs_per_iter)])
+        puzzles = rng.integers(gi[order], gi[order + 1])  # (G * E,) one puzzle per group, as G * E scalar draws
+        starts, sizes = pi[puzzles], pi[puzzles + 1] - pi[puzzles]
+        if not self.multi_example:  # one example per puzzle: batches are consecutive runs of the order
+            for lo in range(0, len(puzzles) - B + 1, B):
+                yield starts[lo:lo + B]
+            return
+        parts, size = [], 0
+        for start, n in zip(starts.tolist(), sizes.tolist()):
+            take = min(n, B - size)
+            parts.append(start + self._examples.choice(n, take, replace=False))
+            size += take
+            if size == B:
+                yield np.concatenate(parts)
+                parts, size = [], 0
+        # the partial batch left is dropped (its example draws were made, as in the authors' loop)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        lo, hi = self.rank * self.local_batch_size, (self.rank + 1) * self.local_batch_size
+        while True:
+            if self._current is None:
+                if self.iterations is not None and self.iteration >= self.iterations:
+                    return
+                self.iteration, self.batch = self.iteration + 1, 0
+                self._start_state = self._examples.get_state()
+                self._current = self._iterate(self.iteration)
+            for batch in self._current:
+                self.batch += 1
+                yield batch[lo:hi]
+            self._current = None
+
+
+def worker_numpy_seed(base_seed: int, worker_id: int = 0) -> list[int]:
+    """The seed torch's DataLoader worker gives numpy's global generator (torch's `_generate_state`: the
+    SeedSequence algorithm on [worker_id, base_seed low 32 bits, high 32 bits, 0], four words)."""
+    words = [worker_id, base_seed & 0xFFFFFFFF, base_seed >> 32, 0]
+    return [int(w) for w in np.random.SeedSequence(words).generate_state(4)]
 
 
 def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:

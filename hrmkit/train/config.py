@@ -3,6 +3,7 @@
 Precedence (later wins): the training preset named like the model preset < `--config FILE[:section]` (YAML,
 e.g. a DVC params.yaml section) < `key=value` arguments < explicit flags (--steps, --epochs, --seed).
 A `key=value` names a TrainConfig field or a model config field (`model.` / `train.` prefixes disambiguate).
+The HRM authors' all_config.yaml is read as they wrote it (hrmkit.train.authors), in place of an hrmkit file.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from hrmkit.errors import HrmkitError, where
 from hrmkit.fields import coerce_fields, from_mapping
 
 LOSSES = ("stablemax", "softmax")
+SAMPLERS = ("hrmkit", "authors")  # hrmkit.data.loader.BatchSampler | AuthorsSampler
+ADAM_ROUNDINGS = ("torch", "kernel")  # hrmkit.train.optim.AdamATan2(rounding=...)
 
 
 @dataclass
@@ -36,6 +39,10 @@ class TrainConfig:
     global_batch_size: int = 768
     epochs: float = 100000
     steps: int = 0
+    # batch order: hrmkit (resumable, epochs run into each other) | authors (their PuzzleDataset, draw for draw)
+    sampler: str = "hrmkit"
+    epochs_per_iter: int = 0  # authors' sampler: epochs per iteration (their eval_interval); 0 = all epochs
+    adam_rounding: str = "torch"  # torch (PyTorch's lerp) | kernel (the authors' CUDA kernel, bit for bit)
     # loss and regularisation
     loss: str = "stablemax"  # stablemax (authors) | softmax
     q_loss_weight: float = 0.5  # weight of the Q-halt (and Q-continue) BCE; 0.5 = the authors'
@@ -54,10 +61,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         coerce_fields(self, "training config")
-        if self.loss not in LOSSES:
-            raise HrmkitError(f"training config: loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        for name, allowed in (("loss", LOSSES), ("sampler", SAMPLERS), ("adam_rounding", ADAM_ROUNDINGS)):
+            if getattr(self, name) not in allowed:
+                raise HrmkitError(f"training config: {name} must be one of {', '.join(allowed)}, "
+                                  f"got {getattr(self, name)!r}")
         for name in ("lr", "q_loss_weight", "puzzle_emb_lr", "weight_decay", "puzzle_emb_weight_decay", "grad_clip", "steps",
-                     "epochs", "warmup_steps", "checkpoint_every", "eval_every", "eval_batches"):
+                     "epochs", "warmup_steps", "checkpoint_every", "eval_every", "eval_batches", "epochs_per_iter"):
             if getattr(self, name) < 0:
                 raise HrmkitError(f"training config: {name} must be >= 0, got {getattr(self, name)}")
         if self.global_batch_size < 1 or self.log_every < 1:
@@ -123,6 +132,15 @@ def read_config_file(spec: str) -> dict[str, Any]:
     return dict(data)
 
 
+@dataclass
+class Resolved:
+    preset: str | None
+    train: TrainConfig
+    model_overrides: dict[str, Any]  # with `arch` when the file was the authors' (no preset then)
+    data_path: str | None = None  # the authors' data_path
+    notes: list[str] = dataclasses.field(default_factory=list)  # for stderr
+
+
 def resolve(
     preset: str | None,
     config_file: str | None,
@@ -130,12 +148,36 @@ def resolve(
     model_field_names: set[str],
 ) -> tuple[str | None, TrainConfig, dict[str, Any]]:
     """Merge the sources into (model preset, TrainConfig, model overrides). See the module docstring."""
+    r = resolve_run(preset, config_file, overrides, model_field_names)
+    return r.preset, r.train, r.model_overrides
+
+
+def resolve_run(
+    preset: str | None,
+    config_file: str | None,
+    overrides: list[str],
+    model_field_names: set[str],
+) -> Resolved:
+    """`resolve`, plus what an authors' all_config.yaml brings (its data_path, notes on ignored keys)."""
+    from hrmkit.train.authors import is_authors_config, read_authors_config
+
     file_data = read_config_file(config_file) if config_file else {}
-    model_over: dict[str, Any] = dict(file_data.pop("model", None) or {})
-    preset = preset or file_data.pop("preset", None)
-    file_data.pop("preset", None)
     train_names = {f.name for f in fields(TrainConfig)}
-    train: dict[str, Any] = dict(TRAIN_PRESETS.get(preset or "", {}))
+    data_path, notes = None, []
+    if is_authors_config(file_data):
+        if preset is not None:
+            raise HrmkitError(f"--preset {preset}: {config_file} is the authors' all_config.yaml, whose arch: "
+                              f"section defines the model; drop --preset")
+        authors = read_authors_config(file_data, Path(config_file))
+        model_over, train, data_path = authors.model, authors.train, authors.data_path
+        if authors.ignored:
+            notes.append(f"{config_file}: ignored (they do not change the weights): {', '.join(authors.ignored)}")
+        file_data = {}
+    else:
+        model_over = dict(file_data.pop("model", None) or {})
+        preset = preset or file_data.pop("preset", None)
+        file_data.pop("preset", None)
+        train = dict(TRAIN_PRESETS.get(preset or "", {}))
     for key, value in file_data.items():
         if key in train_names:
             train[key] = value
@@ -157,4 +199,5 @@ def resolve(
             train[name] = value
         else:
             raise HrmkitError(f"override {item!r}: unknown setting {key!r} (neither a training nor a model field)")
-    return preset, TrainConfig.from_dict(train, source=config_file or "training config"), model_over
+    return Resolved(preset, TrainConfig.from_dict(train, source=config_file or "training config"), model_over,
+                    data_path, notes)

@@ -16,8 +16,14 @@ resumed run draws what the uninterrupted one drew. A checkpoint holds the rest (
 resumed run ends bit-identical to an uninterrupted one.
 
 Length: `steps`, else the authors' count from `epochs` (pretrain.py): int(epochs * total_groups *
-mean_puzzle_examples / global_batch_size). Logs go through dvclive (LIVE_DIR, default RUN/live); at every
-checkpoint and at the end LIVE_DIR/learning_curves.png draws them, for viewers without the Vega CDN.
+mean_puzzle_examples / global_batch_size); the cosine schedule spans it. `stop_at` ends the run earlier without
+changing the schedule (its checkpoint resumes into the uninterrupted run); with `sampler: authors` the run also
+ends when their batch stream does (their last iteration's partial batch is dropped). `init` starts from given
+weights (an authors' step_N file or an hrmkit model folder) with fresh optimiser state.
+
+Logs go through dvclive (LIVE_DIR, default RUN/live); at every checkpoint and at the end
+LIVE_DIR/learning_curves.png draws them, for viewers without the Vega CDN. RUN/steps.jsonl holds one line per
+optimiser step: the learning rates and the loss terms summed over the global batch (the authors' `loss`).
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from hrmkit.train.optim import AdamATan2, SparseSignSGD
 from hrmkit.train.schedule import lr_at, set_lr
 
 TRAIN_CONFIG = "train_config.json"
+STEPS_LOG = "steps.jsonl"
 # Fields that may differ when resuming (they do not change what a step computes).
 RESUME_MAY_CHANGE = {"steps", "epochs", "checkpoint_every", "eval_every", "eval_batches", "log_every",
                      "early_stop_exact", "device", "compile"}
@@ -74,14 +81,84 @@ def build_model_config(preset: str | None, overrides: dict[str, Any], meta) -> A
     """Model config from the preset + overrides; vocab_size, seq_len and num_puzzle_identifiers come from the data."""
     from hrmkit.models import ModelConfig
 
-    if preset is None:
+    if preset is None and "arch" not in overrides:
         raise HrmkitError("no model preset: pass --preset NAME (or `preset:` in the --config file)")
     from_data = dict(vocab_size=meta.vocab_size, seq_len=meta.seq_len,
                      num_puzzle_identifiers=meta.num_puzzle_identifiers)
     for key, value in from_data.items():
         if key in overrides and overrides[key] != value:
             raise HrmkitError(f"model setting {key}={overrides[key]} disagrees with the data set ({key}={value})")
+    if preset is None:  # a full config (the authors' arch: section)
+        return ModelConfig.from_dict({**overrides, **from_data}, source="model config (arch)")
     return ModelConfig.from_name(preset, **{**overrides, **from_data})
+
+
+def load_init(model, path: str | Path) -> None:
+    """Load the weights of `path` into `model` (--init): an authors' checkpoint file (step_N, keys
+    `_orig_mod.model.inner...`, via hrmkit.zoo.official) or an hrmkit model folder; names and shapes must be the
+    model's, else one error naming the file and the tensor."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from hrmkit.models import ModelConfig
+    from hrmkit.models.base import load_state
+    from hrmkit.zoo.official import read_checkpoint
+
+    path = Path(path)
+    if not path.exists():
+        raise HrmkitError(f"--init {path}: not found")
+    if path.is_dir():
+        saved = ModelConfig.from_checkpoint(path)
+        if saved.arch != model.config.arch:
+            raise HrmkitError(f"--init {path / 'config.json'}: arch {saved.arch!r}, but this run trains "
+                              f"{model.config.arch!r}")
+        file = path / "model.safetensors"
+        try:
+            state = load_file(str(file))
+        except (SafetensorError, OSError) as err:
+            raise HrmkitError(f"--init {file}: not a readable safetensors file ({err})") from None
+    else:
+        file, state = path, read_checkpoint(path)
+    load_state(model, state, source=f"--init {file}")
+
+
+def authors_example_seed(model_cfg, seed: int, rank: int, device: torch.device) -> list[int]:
+    """The seed of numpy's generator in the authors' DataLoader worker, which picks the examples inside a puzzle:
+    their loop seeds torch with seed + rank, builds the model (from the CPU generator when it runs on the CPU,
+    from the CUDA one on a GPU), then the DataLoader draws its base seed from the CPU generator. Replayed on a
+    forked generator; hrmkit's initialisation makes the same draws as theirs (step_0 of the reference is equal)."""
+    from hrmkit.data.loader import worker_numpy_seed
+    from hrmkit.models import build
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed + rank)
+        if device.type == "cpu":
+            build(model_cfg)
+        base = int(torch.empty((), dtype=torch.int64).random_().item())
+    return worker_numpy_seed(base)
+
+
+def make_sampler(cfg: TrainConfig, train_ds, info, model_cfg):
+    """The training batch sampler the config names (see hrmkit.data.loader)."""
+    from hrmkit.data.loader import AuthorsSampler, BatchSampler
+
+    if cfg.sampler == "hrmkit":
+        return BatchSampler(train_ds, cfg.global_batch_size, rank=info.rank, world_size=info.world_size,
+                            seed=cfg.seed, train=True)
+    if cfg.epochs != int(cfg.epochs) or (not cfg.steps and cfg.epochs < 1):
+        raise HrmkitError(f"sampler authors: epochs must be a whole number >= 1 (their iterations), got {cfg.epochs:g}")
+    per_iter = cfg.epochs_per_iter or int(cfg.epochs)
+    if not cfg.steps and int(cfg.epochs) % per_iter:
+        raise HrmkitError(f"sampler authors: epochs_per_iter {per_iter} must divide epochs {int(cfg.epochs)}")
+    sampler = AuthorsSampler(train_ds, cfg.global_batch_size, rank=info.rank, world_size=info.world_size,
+                             seed=cfg.seed, epochs_per_iter=max(1, per_iter),
+                             iterations=None if cfg.steps else int(cfg.epochs) // per_iter)
+    if sampler.multi_example:
+        sampler = AuthorsSampler(train_ds, cfg.global_batch_size, rank=info.rank, world_size=info.world_size,
+                                 seed=cfg.seed, epochs_per_iter=sampler.epochs_per_iter,
+                                 iterations=sampler.iterations,
+                                 example_state=authors_example_seed(model_cfg, cfg.seed, info.rank, info.device))
+    return sampler
 
 
 def total_steps(cfg: TrainConfig, meta) -> int:
@@ -197,13 +274,16 @@ def train(
     live_dir: str | Path | None = "",
     progress: bool = True,
     callback: Callable[[int, dict], None] | None = None,
+    init: str | Path | None = None,
+    stop_at: int | None = None,
 ) -> dict[str, float]:
     """Train into the folder `run`; returns the last logged metrics. See the module docstring.
 
     live_dir: "" = RUN/live, None = no dvclive. callback(step, metrics) is called after every step (tests use
-    it to interrupt a run or corrupt it).
+    it to interrupt a run or corrupt it). init: starting weights (ignored when resuming: the checkpoint holds
+    them). stop_at: stop after this many optimiser steps (counted from the run's start), schedule unchanged.
     """
-    from hrmkit.data.loader import BatchSampler, PuzzleDataset
+    from hrmkit.data.loader import PuzzleDataset
     from hrmkit.models import build
 
     run = Path(run)
@@ -224,11 +304,13 @@ def train(
         cfg = TrainConfig.from_dict({**saved["train"], **{k: getattr(cfg, k) for k in RESUME_MAY_CHANGE}})
         preset, model_overrides = saved["preset"], saved["model_overrides"]
 
+    if stop_at is not None and stop_at < 1:
+        raise HrmkitError(f"--stop-at must be >= 1, got {stop_at}")
+
     # ---- data
     train_ds = PuzzleDataset(data, "train")
-    sampler = BatchSampler(train_ds, cfg.global_batch_size, rank=info.rank, world_size=info.world_size,
-                           seed=cfg.seed, train=True)
     n_steps = total_steps(cfg, train_ds.meta)
+    stop = n_steps if stop_at is None else min(n_steps, stop_at)
     local_bs = dist.local_batch_size(cfg.global_batch_size, info.world_size)
 
     # ---- model, optimisers (identical initial weights on every rank)
@@ -239,9 +321,14 @@ def train(
         model_cfg = ModelConfig.from_checkpoint(ckpt_dir)
     else:
         model_cfg = build_model_config(preset, model_overrides, train_ds.meta)
-    model = build(model_cfg).to(info.device)
+    model = build(model_cfg)
+    if init is not None and ckpt_dir is None:
+        load_init(model, init)
+    model = model.to(info.device)
     model.train()
-    opt = AdamATan2(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+    sampler = make_sampler(cfg, train_ds, info, model_cfg)
+    opt = AdamATan2(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay,
+                    rounding=cfg.adam_rounding)
     pemb = model.puzzle_emb
     sparse = None
     if pemb is not None:
@@ -285,7 +372,8 @@ def train(
         run.mkdir(parents=True, exist_ok=True)
         (run / TRAIN_CONFIG).write_text(json.dumps(
             {"preset": preset, "model_overrides": model_overrides, "train": cfg.to_dict(),
-             "data": str(Path(data).resolve()), "world_size": info.world_size}, indent=1))
+             "data": str(Path(data).resolve()), "world_size": info.world_size,
+             "init": None if init is None else str(Path(init).resolve())}, indent=1))
     live = _Live(None if (live_dir is None or not info.is_main) else Path(live_dir or run / "live"),
                  resume=ckpt_dir is not None)
     if ckpt_dir is None:
@@ -294,7 +382,8 @@ def train(
     if progress and info.is_main:
         from tqdm import tqdm
 
-        bar = tqdm(total=n_steps, initial=step, desc="train", unit="step", dynamic_ncols=True)
+        bar = tqdm(total=stop, initial=step, desc="train", unit="step", dynamic_ncols=True)
+    steps_log = _open_steps_log(run / STEPS_LOG, step) if info.is_main else None
 
     def save() -> None:
         nonlocal last_ckpt
@@ -320,9 +409,18 @@ def train(
     last_metrics: dict[str, float] = {}
     ignore_id = train_ds.meta.ignore_label_id
     try:
-        while step < n_steps:
+        while step < stop:
             t0 = time.perf_counter()
-            batch = to_device(train_ds.batch(next(batches)), info.device)
+            try:
+                index = next(batches)
+            except StopIteration:  # the authors' sampler: their last iteration ended before the schedule
+                if step == 0:
+                    raise HrmkitError(f"{data}: the authors' sampler draws no full batch of "
+                                      f"{cfg.global_batch_size} (their last partial batch is dropped)") from None
+                if last_ckpt != step:
+                    save()
+                break
+            batch = to_device(train_ds.batch(index), info.device)
             if carry is None:
                 carry = model.initial_carry(batch)
                 if ckpt_dir is not None:
@@ -331,14 +429,17 @@ def train(
             carry, out = net(carry, batch, min_steps=explore)
             loss_sum, parts = act_loss(carry, out, f"{cfg.loss}_cross_entropy", ignore_index=ignore_id,
                                        loss_on=model_cfg.loss_on, q_weight=cfg.q_loss_weight)
-            # every rank must agree to stop, so the finiteness check is summed over ranks
-            bad = dist.all_reduce_sum(torch.tensor([0.0 if torch.isfinite(loss_sum) else 1.0], device=info.device))
-            if bad.item() > 0:
+            zero = torch.zeros(())  # TRM has no q_continue loss
+            values = torch.stack([loss_sum.detach().double().cpu(),
+                                  *[parts.get(k, zero).detach().double().cpu() for k in _METRICS[1:]]])
+            # the step's sums over the global batch; every rank must agree to stop, so the finiteness check is on them
+            totals_step = dist.all_reduce_sum(values.to(info.device)).cpu()
+            if not torch.isfinite(totals_step[0]):
                 where = (f"the last good checkpoint (step {last_ckpt}) is in {run / checkpoint.CKPT}"
                          if last_ckpt is not None else "no checkpoint had been written yet")
                 raise HrmkitError(f"step {step + 1}: the loss is not finite ({loss_sum.item()}); training stopped; "
                                   f"{where}")
-            (loss_sum / local_bs).backward()
+            (loss_sum * (1.0 / local_bs)).backward()  # the authors' (1 / global_batch_size) * loss
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             step += 1
@@ -352,11 +453,11 @@ def train(
             if ema is not None:
                 ema.update(model)
 
-            zero = torch.zeros(())  # TRM has no q_continue loss
-            window += torch.stack([loss_sum.detach().double().cpu(),
-                                   *[parts.get(k, zero).detach().double().cpu() for k in _METRICS[1:]]])
+            window += values
             window_time += time.perf_counter() - t0
-            done = step == n_steps
+            if steps_log is not None:
+                _log_step(steps_log, step, totals_step, opt, sparse)
+            done = step == stop
             if step % cfg.log_every == 0 or done:
                 totals = dist.all_reduce_sum(window.to(info.device)).cpu()
                 last_metrics = _summarise(totals, step - window_start, cfg.global_batch_size, window_time)
@@ -384,6 +485,8 @@ def train(
     finally:
         if bar is not None:
             bar.close()
+        if steps_log is not None:
+            steps_log.close()
         live.end()
         if last_ckpt != step:  # stopped by an error between checkpoints: draw what was logged, but a failure
             try:               # to draw must not hide the error that stopped training
@@ -396,6 +499,28 @@ def train(
 # summed per step (hrmkit.models.losses.act_loss): the losses, then counts over the sequences that halted
 _METRICS = ("loss", "lm_loss", "q_halt_loss", "q_continue_loss", "count", "accuracy", "exact_accuracy", "steps",
             "q_halt_accuracy")
+
+
+def _open_steps_log(path: Path, step: int):
+    """RUN/steps.jsonl for appending, keeping the lines of steps <= `step` (a resumed run rewrites what followed
+    its checkpoint)."""
+    kept = []
+    if step and path.is_file():
+        kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(path, "w", encoding="utf-8")
+    f.writelines(line + "\n" for line in kept)
+    f.flush()
+    return f
+
+
+def _log_step(f, step: int, totals: torch.Tensor, opt, sparse) -> None:
+    row = {"step": step, "lr": opt.param_groups[0]["lr"]}
+    if sparse is not None:
+        row["puzzle_emb_lr"] = sparse.param_groups[0]["lr"]
+    row.update(zip(_METRICS, totals.tolist()))
+    f.write(json.dumps(row) + "\n")
+    f.flush()
 
 
 def _summarise(totals: torch.Tensor, n_steps: int, global_bs: int, seconds: float) -> dict[str, float]:

@@ -7,6 +7,10 @@
       p     <- p - (lr / bc1) * atan2(m, sqrt(v) / sqrt(bc2))      bc_i = 1 - beta_i^t
   i.e. atan2(m, sqrt(v_hat)) scaled by lr / bc1 (this is what the authors' code computes; note it is not
   lr * atan2(m_hat, sqrt(v_hat)) in the first steps, where bc1 is small).
+  `rounding="kernel"` also rounds as the CUDA kernel does (csrc/adam_atan2.cu), so a run matches the authors'
+  weights bit for bit: the constants are computed in double and cast to float32 once, each lerp is two fused
+  multiply-adds, lerp(a, b, t) = fma(t, b, fma(-t, a, a)), emulated exactly by `fma_f32`; the final update is a
+  rounded multiply, then a rounded subtraction. `rounding="torch"` (default) keeps PyTorch's lerp_/sub_(alpha).
 - `SparseSignSGD`: sign-SGD with decoupled weight decay for the puzzle-embedding table, touching only the rows
   that occur in the batch (a table of ~1M ARC puzzle ids must never be updated densely). Under DDP the rows'
   gradients and ids of every rank are all-gathered, so every rank applies the same update and the tables stay
@@ -18,17 +22,56 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.distributed as dist
+
+
+ROUNDINGS = ("torch", "kernel")
+
+
+def fma_f32(a: torch.Tensor | float, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """a * b + c for float32 operands with one rounding (a fused multiply-add), exactly, without an fma op.
+
+    The product is exact in float64 (24 + 24 <= 53 bits); TwoSum gives the exact error of the float64 sum;
+    the sum is then rounded to odd (an inexact result with an even last bit moves one ulp toward the exact
+    value), and the final cast to float32 rounds to nearest: with 53 >= 24 + 2 bits, round-to-odd followed by
+    rounding is the correctly rounded result (Boldo & Melquiond)."""
+    prod = b.double() * (a if isinstance(a, float) else a.double())  # exact
+    c64 = c.double()
+    s = prod + c64
+    bb = s - prod
+    err = (prod - (s - bb)) + (c64 - bb)  # prod + c == s + err exactly
+    bits = s.view(torch.int64)
+    fix = (err != 0) & ((bits & 1) == 0)
+    toward = torch.where((err > 0) == (s > 0), 1, -1)  # magnitude up or down by one ulp
+    return torch.where(fix, bits + toward, bits).view(torch.float64).float()
+
+
+def _kernel_step(p, g, m, v, step: float, lr: float, beta1: float, beta2: float, wd: float) -> None:
+    """One Adam-atan2 update of float32 tensors, rounded as csrc/adam_atan2.cu rounds (opmath float32)."""
+    bc1, bc2 = 1 - beta1**step, 1 - beta2**step  # double
+    f32 = lambda x: torch.tensor(x, dtype=torch.float32, device=p.device)  # noqa: E731
+    step_size, wd_alpha, bc2_sqrt = f32(lr / bc1), f32(1 - lr * wd), f32(math.sqrt(bc2))
+    mbeta1, mbeta2 = float(np.float32(1 - beta1)), float(np.float32(1 - beta2))
+    p.mul_(wd_alpha)
+    m.copy_(fma_f32(mbeta1, g, fma_f32(-mbeta1, m, m)))
+    v.copy_(fma_f32(mbeta2, g * g, fma_f32(-mbeta2, v, v)))
+    denom = v.sqrt() / bc2_sqrt
+    p.sub_(step_size * torch.atan2(m, denom))
 
 
 class AdamATan2(torch.optim.Optimizer):
     """Adam-atan2 (authors' arithmetic, see module docstring). State per parameter: step, exp_avg, exp_avg_sq."""
 
-    def __init__(self, params, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.95), weight_decay: float = 0.0):
+    def __init__(self, params, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.95), weight_decay: float = 0.0,
+                 rounding: str = "torch"):
         if lr < 0 or weight_decay < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
             raise ValueError(f"AdamATan2: bad lr={lr}, betas={betas} or weight_decay={weight_decay}")
+        if rounding not in ROUNDINGS:
+            raise ValueError(f"AdamATan2: rounding must be one of {ROUNDINGS}, got {rounding!r}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay))
+        self.rounding = rounding
 
     @torch.no_grad()
     def step(self, closure: Callable | None = None):
@@ -49,6 +92,9 @@ class AdamATan2(torch.optim.Optimizer):
                     state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 state["step"] += 1
                 t = state["step"].item()
+                if self.rounding == "kernel" and p.dtype == torch.float32:
+                    _kernel_step(p, p.grad, state["exp_avg"], state["exp_avg_sq"], t, lr, beta1, beta2, wd)
+                    continue
                 bc1 = 1 - beta1**t
                 bc2_sqrt = math.sqrt(1 - beta2**t)
                 m, v, g = state["exp_avg"], state["exp_avg_sq"], p.grad
