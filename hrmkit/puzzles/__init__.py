@@ -45,24 +45,24 @@ def family(name: str) -> ModuleType:
     return importlib.import_module(f"hrmkit.puzzles.{name}")
 
 
-STDIN = "-"  # the file name that means standard input (read once, then kept for every reader)
-_stdin_text: str | None = None
+STDIN = "-"  # the file name that means standard input (read once per stream, then kept for every reader)
+_stdin_cache: tuple[object, str] | None = None
 
 
 def read_text(path: str | Path) -> str:
     """The file's text, decoded as UTF-8 (a byte-order mark dropped); ``-`` is standard input. A missing or
     undecodable file is an HrmkitError naming it."""
-    global _stdin_text
+    global _stdin_cache
     if str(path) == STDIN:
-        if _stdin_text is None:
-            import sys
+        import sys
 
+        if _stdin_cache is None or _stdin_cache[0] is not sys.stdin:
             data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
             try:
-                _stdin_text = data.decode("utf-8-sig")
+                _stdin_cache = (sys.stdin, data.decode("utf-8-sig"))
             except UnicodeDecodeError:
                 raise HrmkitError("standard input: not UTF-8 text") from None
-        return _stdin_text
+        return _stdin_cache[1]
     try:
         return Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark (Excel, Notepad) is dropped
     except FileNotFoundError:
