@@ -34,6 +34,17 @@ from hrmkit.errors import HrmkitError
 TMP_MARK = ".tmp-"
 
 
+@contextmanager
+def _named(target: Path) -> Iterator[None]:
+    """An OSError without a file name (a writer given a file object: np.save, savefig) gets the target's."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is None and err.errno is not None:
+            raise OSError(err.errno, err.strerror or os.strerror(err.errno), str(target)) from err
+        raise
+
+
 def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
 
@@ -95,7 +106,8 @@ def atomic_path(path: str | Path, *, root: str | Path | None = None, replace: bo
     _mkdir(path.parent)
     tmp = _tmp_name(path)
     try:
-        yield tmp
+        with _named(path):
+            yield tmp
         if not tmp.is_file():
             raise HrmkitError(f"{path}: nothing was written")
         fd = os.open(tmp, os.O_RDONLY)
@@ -209,7 +221,8 @@ def atomic_dir(out: str | Path, *, replace: bool = False) -> Iterator[Path]:
     tmp = out.parent / f".{out.name}{TMP_MARK}{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        yield tmp
+        with _named(out):
+            yield tmp
         if out.is_symlink():
             raise HrmkitError(f"{out}: became a symbolic link while writing; refusing to replace it")
         if out.exists():

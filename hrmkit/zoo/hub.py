@@ -512,7 +512,17 @@ def _commit_to_git(stage: Path, to: Path, message: str) -> str:
 
     for name in ("model.safetensors", "config.json", "README.md"):  # before staging anything
         check_target(to / name, root=to, replace=True)
-    if to.is_dir() and any(to.iterdir()):
+    created = not to.exists() or not any(to.iterdir())
+    try:
+        return _commit_into(stage, to, message, created)
+    except BaseException:
+        if created:  # a repository this call made and could not finish: nothing of it stays
+            shutil.rmtree(to, ignore_errors=True)
+        raise
+
+
+def _commit_into(stage: Path, to: Path, message: str, created: bool) -> str:
+    if not created:
         if not (to / ".git").exists():
             raise HrmkitError(f"--to {to}: the folder is not empty and not a git repository")
         branch = _git(to, "symbolic-ref", "--short", "HEAD")
@@ -527,10 +537,15 @@ def _commit_to_git(stage: Path, to: Path, message: str) -> str:
     names = sorted(p.name for p in stage.iterdir())
     # all files or none, never through a symbolic link in the repository (README.md -> a file elsewhere)
     copy_files({to / name: stage / name for name in names}, root=to, replace=True)
-    _git(to, "add", "--", *names)
-    identity = []
-    if subprocess.run(["git", "-C", str(to), "config", "user.email"], capture_output=True).returncode != 0:
-        identity = ["-c", "user.name=hrmkit", "-c", "user.email=hrmkit@localhost"]
-    if _git(to, "status", "--porcelain", "--", *names):
-        _git(to, *identity, "commit", "-q", "-m", message)
+    try:
+        _git(to, "add", "--", *names)
+        identity = []
+        if subprocess.run(["git", "-C", str(to), "config", "user.email"], capture_output=True).returncode != 0:
+            identity = ["-c", "user.name=hrmkit", "-c", "user.email=hrmkit@localhost"]
+        if _git(to, "status", "--porcelain", "--", *names):
+            _git(to, *identity, "commit", "-q", "-m", message)
+    except BaseException:  # the commit failed (disk full?): the working tree goes back to the last commit
+        if not created:
+            subprocess.run(["git", "-C", str(to), "checkout", "-q", "HEAD", "--", *names], capture_output=True)
+        raise
     return _git(to, "rev-parse", "HEAD")
