@@ -464,7 +464,7 @@ def evaluate_run(run, data, out, *, split: str = "test", batch_size: int = 256, 
     dataset = open_dataset(data)
     ds = PuzzleDataset(dataset.split(split))
     cfg = model.config
-    for key in ("seq_len", "vocab_size"):
+    for key in ("vocab_size",) if cfg.any_size else ("seq_len", "vocab_size"):  # any size: any square grid
         if getattr(cfg, key) != getattr(ds.meta, key):
             raise HrmkitError(f"{data}: {key}={getattr(ds.meta, key)} but the model in {run} has "
                               f"{key}={getattr(cfg, key)}")

@@ -193,16 +193,19 @@ class GridAttention(nn.Module):
         side = math.isqrt(L)
         if side * side != L:
             raise HrmkitError(f"grid attention needs a square grid, got a sequence of {L}")
-        index, valid = grid_neighbours(side, self.radius)
-        index, valid = index.to(x.device), valid.to(x.device)
-        H, hd = self.num_heads, self.head_dim
-        qkv = self.qkv_proj(x).view(B, L, 3, H, hd)
-        q, k, v = qkv.unbind(2)  # each (B, L, H, hd)
-        pad = x.new_zeros(B, 1, H, hd)
-        k_n = torch.cat((k, pad), 1)[:, index]  # (B, L, K, H, hd)
-        v_n = torch.cat((v, pad), 1)[:, index]
-        scores = (q.unsqueeze(2) * (k_n + self.rel_k.to(x.dtype))).sum(-1) / math.sqrt(hd)  # (B, L, K, H)
-        scores = scores.masked_fill(~valid.view(1, L, -1, 1), float("-inf"))
-        p = scores.softmax(2).unsqueeze(-1)  # (B, L, K, H, 1)
-        out = (p * (v_n + self.rel_v.to(x.dtype))).sum(2)  # (B, L, H, hd)
+        H, hd, r = self.num_heads, self.head_dim, self.radius
+        q, k, v = self.qkv_proj(x).view(B, side, side, 3, H, hd).unbind(3)  # each (B, S, S, H, hd)
+        # zero-padded by r on both grid axes; each offset's neighbours are then a shifted view (cheap backward)
+        k_pad = F.pad(k, (0, 0, 0, 0, r, r, r, r))
+        v_pad = F.pad(v, (0, 0, 0, 0, r, r, r, r))
+        offsets = grid_offsets(r)
+        scores = torch.stack([(q * k_pad[:, r + dy: r + dy + side, r + dx: r + dx + side]).sum(-1)
+                              for dy, dx in offsets], -1)  # (B, S, S, H, K)
+        scores = (scores + torch.einsum("bijhd,khd->bijhk", q, self.rel_k.to(x.dtype))) / math.sqrt(hd)
+        _, valid = grid_neighbours(side, r)
+        scores = scores.masked_fill(~valid.to(x.device).view(1, side, side, 1, -1), float("-inf"))
+        p = scores.softmax(-1)  # (B, S, S, H, K)
+        out = torch.einsum("bijhk,khd->bijhd", p, self.rel_v.to(x.dtype))
+        for o, (dy, dx) in enumerate(offsets):
+            out = out + p[..., o, None] * v_pad[:, r + dy: r + dy + side, r + dx: r + dx + side]
         return self.o_proj(out.reshape(B, L, D))
