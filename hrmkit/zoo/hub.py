@@ -379,9 +379,9 @@ def pin(name: str, revision: str | None = None) -> tuple[ZooEntry, str, dict[str
         parse_entry(probe)
     written = []
     for target in [path, *_twins(path, old)]:
-        part = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
-        part.write_text(new, encoding="utf-8")
-        part.replace(target)
+        from hrmkit.atomic import write_text
+
+        write_text(target, new, replace=True)
         written.append(target)
     return entry, commit, hashes, written
 
