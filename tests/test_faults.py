@@ -197,6 +197,22 @@ def test_two_builds_into_one_out_cannot_both_succeed(tmp_path):
     assert r.exit_code == 1 and "another hrmkit process is writing it" in r.stderr and not out.exists()
 
 
+def test_two_concurrent_build_processes_one_fails_clearly(tmp_path):
+    out = tmp_path / "ds"
+    args = ["data", "build", "sudoku", "--source", "generate", "--count", "40", "--test-source", "generate",
+            "--test-count", "5", "--givens", "50-55", "--out", str(out)]
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    procs = [subprocess.Popen([sys.executable, "-m", "hrmkit", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) for _ in range(2)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    codes = sorted(rc for rc, _ in results)
+    assert codes == [0, 1], results
+    loser = next(err for rc, err in results if rc == 1)
+    assert loser.strip().splitlines()[-1].startswith(f"error: {out}: ") and "Traceback" not in loser
+    assert ("another hrmkit process is writing it" in loser or "already exists" in loser), loser
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no temp folder, no lock file left
+
+
 def test_data_build_says_how_many_leaked_training_puzzles_it_dropped(tmp_path):
     from hrmkit.puzzles import sudoku
 
