@@ -74,7 +74,7 @@ class Run:
     trace: list[np.ndarray] | None = None  # (seq_len,) answers after each segment
 
 
-def auto_batch_size(model, device: torch.device | None = None) -> int:
+def auto_batch_size(model, device: torch.device | None = None, length: int | None = None) -> int:
     """Slots per batch for this machine.
 
     CPU: 32,768 token positions per forward (seq_len + puzzle prefix per row), at most 512 rows: past that a
@@ -84,7 +84,7 @@ def auto_batch_size(model, device: torch.device | None = None) -> int:
     """
     cfg = model.config
     device = device or model.device
-    positions = cfg.seq_len + model.inner.prefix_len
+    positions = (length or cfg.seq_len) + model.inner.prefix_len  # length: an any-size model's grid
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         width = torch.finfo(model.forward_dtype(device)).bits // 8
@@ -124,13 +124,14 @@ def run_batched(model, inputs: np.ndarray, puzzle_ids: np.ndarray | None = None,
     N = inputs.shape[0]
     if N == 0:
         return []
-    if inputs.ndim != 2 or inputs.shape[1] != cfg.seq_len:
+    if inputs.ndim != 2:
         raise HrmkitError(f"model inputs must be [N, {cfg.seq_len}] token ids, got {list(inputs.shape)}")
+    length = model.seq_len_of(inputs)
     ids = torch.zeros(N, dtype=torch.int32) if puzzle_ids is None else torch.as_tensor(np.asarray(puzzle_ids, np.int32))
     device = model.device
-    B = max(1, min(batch_size or auto_batch_size(model, device), N))
+    B = max(1, min(batch_size or auto_batch_size(model, device, length), N))
     model.eval()
-    carry = model.initial_carry({"inputs": torch.zeros(B, cfg.seq_len, dtype=torch.int64, device=device),
+    carry = model.initial_carry({"inputs": torch.zeros(B, length, dtype=torch.int64, device=device),
                                  "puzzle_identifiers": torch.zeros(B, dtype=torch.int32, device=device)})
     slots = [-1] * B  # the input row each slot is working on
     queued = 0  # rows handed to a slot so far
@@ -261,6 +262,9 @@ def _grid_codec(family: ModuleType, cfg):
     """(encode puzzle -> tokens, decode tokens for that puzzle -> grid) for Sudoku and mazes."""
     if family.NAME == "sudoku":
         return (lambda p: family.to_tokens(p.grid)), (lambda p, t: family.from_tokens(t))
+    if cfg.any_size:  # a model of any grid size: each maze on its own square canvas
+        return ((lambda p: family.to_tokens(p, max(p.shape))),
+                (lambda p, t: family.from_tokens(t, p.shape, size=max(p.shape), strict=False)))
     side = int(round(math.sqrt(cfg.seq_len)))
     if side * side != cfg.seq_len:
         raise HrmkitError(f"a maze model has a square canvas; this one has seq_len {cfg.seq_len}")
@@ -278,12 +282,18 @@ HALT_ON = ("q", "verified", "either")
 
 def _solve_grids(records, family, model, halt_on: str = "q", **run) -> list[Solved]:
     encode, decode = _grid_codec(family, model.config)
-    accept = None
-    if halt_on != "q":
-        def accept(row: int, tokens: np.ndarray) -> bool:
-            return bool(family.verify(records[row].puzzle, decode(records[row].puzzle, tokens)))
-    runs = run_batched(model, np.stack([encode(r.puzzle) for r in records]), accept=accept,
-                       use_q=halt_on != "verified", **run)
+    tokens = [encode(r.puzzle) for r in records]
+    runs: list = [None] * len(records)
+    for length in dict.fromkeys(len(t) for t in tokens):  # one batch run per canvas size, in order of appearance
+        rows = [i for i, t in enumerate(tokens) if len(t) == length]
+        accept = None
+        if halt_on != "q":
+            def accept(row: int, answer: np.ndarray, rows=rows) -> bool:
+                puzzle = records[rows[row]].puzzle
+                return bool(family.verify(puzzle, decode(puzzle, answer)))
+        for i, res in zip(rows, run_batched(model, np.stack([tokens[i] for i in rows]), accept=accept,
+                                            use_q=halt_on != "verified", **run)):
+            runs[i] = res
     out = []
     for r, res in zip(records, runs):
         answer = decode(r.puzzle, res.tokens)

@@ -149,3 +149,26 @@ def test_grid_config_checks():
         HRMConfig(vocab_size=6, seq_len=64, blank_token_id=6)
     cfg = _grid_config(HRMConfig, H_layers=1)
     assert HRMConfig.from_dict(cfg.to_dict()) == cfg and cfg.any_size
+
+
+def test_solve_runs_an_any_size_model_on_mazes_of_several_sizes(tmp_path):
+    """A copying model (its answer is its input) built on an 8x8 canvas: a maze whose S touches G needs no path
+    cells, so the copy is a shortest path (verified) at any size; a maze with a longer path is wrong."""
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from _helpers import copy_model
+    from hrmkit.cli import app
+
+    model = copy_model(tmp_path / "m", vocab_size=6, seq_len=64, pos_encodings="none", attn_mask="grid")
+    adjacent = "#######\n#SG   #\n# ### #\n#     #\n#######"
+    wide = "\n".join(["#" * 12] + ["#S" + " " * 9 + "#"] + ["#" + " " * 10 + "#"] * 9 + ["#" + " " * 9 + "G#", "#" * 12])
+    small_long = "#####\n#S  #\n### #\n#G  #\n#####"
+    (tmp_path / "mazes.txt").write_text("\n\n".join([adjacent, wide, small_long, adjacent.replace("#SG ", "#GS ")]) + "\n")
+    result = CliRunner().invoke(app, ["solve", str(tmp_path / "mazes.txt"), "--model", str(model), "--json",
+                                      "--max-steps", "2"])
+    assert result.exit_code == 0, result.output
+    rows = [_json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["status"] for r in rows] == ["verified", "wrong", "wrong", "verified"]
+    assert [r["index"] for r in rows] == sorted(r["index"] for r in rows)  # input order, whatever the sizes
