@@ -268,7 +268,8 @@ def test_halt_on_verified_stops_at_the_first_checked_answer(sudoku_model, tmp_pa
     runs = run_batched(net, x, accept=lambda row, tokens: row % 2 == 0, use_q=False, batch_size=2, max_steps=3)
     assert [r.segments for r in runs] == [1 if i % 2 == 0 else 3 for i in range(len(x))]
     alone = run_batched(net, x[:1], fixed_steps=True, max_steps=1)[0]
-    assert np.array_equal(runs[0].tokens, alone.tokens) and runs[0].q_halt == pytest.approx(alone.q_halt)
+    # rel 1e-5: a batch of 1 and a batch of 2 may take different matmul kernels (AVX-512 MKL: 1.2e-7 apart)
+    assert np.array_equal(runs[0].tokens, alone.tokens) and runs[0].q_halt == pytest.approx(alone.q_halt, rel=1e-5)
 
     # a copying model that never halts on its own: the Q head says continue (q_halt -5 < q_continue 5)
     stubborn = _copy_model(tmp_path / "stubborn")

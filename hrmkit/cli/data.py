@@ -46,6 +46,10 @@ def build(
     style: Annotated[str, typer.Option(help="Maze generate: lattice (DFS corridors) | obstacles (random walls, "
                                             "the Maze-Hard kind).")] = "lattice",
     density: Annotated[float, typer.Option(help="Maze generate (obstacles): initial wall probability.")] = 0.3,
+    test_size: Annotated[Optional[int], typer.Option(help="Maze generate as --test-source: side of the test mazes "
+                                                          "(default --size); each split gets its own canvas.")] = None,
+    test_min_length: Annotated[Optional[int], typer.Option(help="Maze generate as --test-source: their minimum "
+                                                                "shortest-path length (default --min-length).")] = None,
     leak_check: Annotated[bool, typer.Option(help="Sudoku: drop training puzzles equivalent to a test puzzle.")] = True,
     translate: Annotated[bool, typer.Option(help="ARC: random placement of training grids on the canvas.")] = True,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
@@ -60,7 +64,8 @@ def build(
             rating_range = (rating_range, rating_range)
         options = {"givens": _range(givens, "givens"), "rating": rating_range}
     elif task == "maze":
-        options = {"size": size, "min_length": min_length, "loops": loops, "style": style, "density": density}
+        options = {"size": size, "min_length": min_length, "loops": loops, "style": style, "density": density,
+                   "test_size": test_size, "test_min_length": test_min_length}
     elif task == "arc":
         options = {"translate": translate}
     params = BuildParams(source=list(source), test_source=test_source, test_fraction=test_fraction,

@@ -135,7 +135,7 @@ class RecipeResult:
     """What a family recipe hands to the writer: the splits in memory, or their plans and the ``fill`` function
     that streams their examples into the writer (see ``hrmkit.data.format.write_dataset``)."""
 
-    family: Family
+    family: Family | dict[str, Family]  # a dict: per split (canvases of different sizes)
     splits: dict[str, SplitArrays] | dict[str, SplitPlan]
     sources: dict
     identifiers: list[str] = field(default_factory=lambda: [BLANK_IDENTIFIER])

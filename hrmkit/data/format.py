@@ -297,7 +297,7 @@ def _metadata(fam: Family, split: str, arr: SplitArrays | SplitPlan, num_ids: in
 
 def write_dataset(
     out: Path,
-    fam: Family,
+    fam: Family | dict[str, Family],  # a dict: each split's own (a maze test split of another size)
     splits: dict[str, SplitArrays] | dict[str, SplitPlan],
     identifiers: list[str],
     provenance: dict | Callable[[], dict],
@@ -344,7 +344,8 @@ def write_dataset(
                 rel = array_file(split, name)
                 np.save(tmp / rel, a, allow_pickle=False)
                 files[rel] = sha256_file(tmp / rel)
-            meta = _metadata(fam, split, arr, len(identifiers), bool((augmented or {}).get(split, False)))
+            meta = _metadata(fam[split] if isinstance(fam, dict) else fam, split, arr, len(identifiers),
+                             bool((augmented or {}).get(split, False)))
             _json_dump(tmp / split / "dataset.json", meta.__dict__)
             files[f"{split}/dataset.json"] = sha256_file(tmp / split / "dataset.json")
         _json_dump(tmp / "identifiers.json", identifiers)

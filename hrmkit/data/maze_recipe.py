@@ -25,8 +25,12 @@ def _items(source: src.Source, role: str, params: BuildParams, seed_offset: int)
     if source.kind == "generate":
         n = generate_count(params, role)
         opts = params.family_options
+        size, min_length = int(opts.get("size", 30)), int(opts.get("min_length", 0))
+        if role == "test":  # --test-size / --test-min-length: held-out mazes of another size (default: the same)
+            size = int(opts.get("test_size") or size)
+            min_length = int(opts["test_min_length"] if opts.get("test_min_length") is not None else min_length)
         puzzles, solutions = maze.generate_batch(
-            n, int(opts.get("size", 30)), int(opts.get("min_length", 0)), seed=params.seed + seed_offset,
+            n, size, min_length, seed=params.seed + seed_offset,
             loops=float(opts.get("loops", 0.1)), style=str(opts.get("style", "lattice")),
             density=float(opts.get("density", 0.3)))
         return [Item(f"generate#{i}", p, s) for i, (p, s) in enumerate(zip(puzzles, solutions))]
@@ -59,12 +63,19 @@ def build_maze(params: BuildParams, log: Log) -> RecipeResult:
     order = subsample_order(params, len(train_pool), rng)
     bases = [train_pool[i] for i in sorted(order[: params.subsample or len(train_pool)])]
     solved = _solve(bases) + _solve(test_pool)
-    side = max(max(it.puzzle.shape) for it in bases + test_pool)
     if any(it.puzzle.shape[0] != it.puzzle.shape[1] for it in bases) and params.augment:
         raise HrmkitError("dihedral augmentation needs square mazes")
-    log(f"maze: {len(bases)} training mazes x {params.augment + 1}, {len(test_pool)} test mazes, canvas {side}x{side}")
-    fam = Family("maze", seq_len=side * side, vocab_size=6, grid=(side, side), augmentation_layout=LAYOUT)
-    train, test = _encode(bases, params.augment, side, rng), _encode(test_pool, 0, side, rng)
+    # one canvas for both splits, unless the test mazes were asked for at another size (--test-size): then each
+    # split has its own, for models that run on any grid size (attn_mask: grid)
+    train_side = max(max(it.puzzle.shape) for it in bases)
+    test_side = max(max(it.puzzle.shape) for it in test_pool)
+    if not params.family_options.get("test_size"):
+        train_side = test_side = max(train_side, test_side)
+    log(f"maze: {len(bases)} training mazes x {params.augment + 1} (canvas {train_side}x{train_side}), "
+        f"{len(test_pool)} test mazes (canvas {test_side}x{test_side})")
+    fam = {split: Family("maze", seq_len=side * side, vocab_size=6, grid=(side, side), augmentation_layout=LAYOUT)
+           for split, side in (("train", train_side), ("test", test_side))}
+    train, test = _encode(bases, params.augment, train_side, rng), _encode(test_pool, 0, test_side, rng)
     stats = {"train_bases": len(bases), "test_puzzles": len(test_pool), "solved_by_hrmkit": solved}
     return RecipeResult(fam, {"train": train, "test": test},
                         {"train": source.record(), "test": test_source.record()}, stats=stats)
