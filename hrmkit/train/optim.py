@@ -48,17 +48,70 @@ def fma_f32(a: torch.Tensor | float, b: torch.Tensor, c: torch.Tensor) -> torch.
     return torch.where(fix, bits + toward, bits).view(torch.float64).float()
 
 
-def _kernel_step(p, g, m, v, step: float, lr: float, beta1: float, beta2: float, wd: float) -> None:
-    """One Adam-atan2 update of float32 tensors, rounded as csrc/adam_atan2.cu rounds (opmath float32)."""
+_TIE_BITS, _LOW_BITS = 1 << 28, (1 << 29) - 1  # a float64 halfway between two float32: low 29 bits 100...0
+_EXP_BITS, _F32_NORMAL = 0x7FF << 52, (1023 - 126) << 52  # float64 exponent field; smallest normal float32
+_CHUNK = 1 << 18  # elements per pass: the float64 temporaries stay in cache
+
+
+def _lerp_kernel(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """The kernel's lerp(a, b, t) = fma(t, b, fma(-t, a, a)) on float32 tensors, exactly, for 1/64 <= t < 1/2.
+
+    Inner fma: a - t*a = a * (1 - t), and 1 - t (at most 29 significant bits for such t) times a (24 bits) is
+    exact in float64, so one cast rounds it once, as the fma does. Outer: t*b is exact in float64; the float64
+    sum is rounded once more by the cast to float32, which is wrong only where that sum sits exactly halfway
+    between two float32 values (or in the float32 subnormal range): those rare elements are redone by fma_f32."""
+    inner = (a.double() * (1.0 - t)).float()
+    s = b.double() * t + inner.double()
+    out = s.float()
+    bits = s.view(torch.int64)
+    redo = ((bits & _LOW_BITS) == _TIE_BITS) | (((bits & _EXP_BITS) < _F32_NORMAL) & (s != 0))
+    if redo.any():
+        out[redo] = fma_f32(t, b[redo], inner[redo])
+    return out
+
+
+def _kernel_step(tensors: list[tuple], step: float, lr: float, beta1: float, beta2: float, wd: float) -> None:
+    """One Adam-atan2 update of float32 (param, grad, exp_avg, exp_avg_sq) tuples at the same step count,
+    rounded as csrc/adam_atan2.cu rounds (opmath float32). Small tensors are updated as one concatenation,
+    large ones in chunks (few op calls; float64 temporaries in cache); element-wise, so the bits are the same."""
     bc1, bc2 = 1 - beta1**step, 1 - beta2**step  # double
-    f32 = lambda x: torch.tensor(x, dtype=torch.float32, device=p.device)  # noqa: E731
+    device = tensors[0][0].device
+    f32 = lambda x: torch.tensor(x, dtype=torch.float32, device=device)  # noqa: E731
     step_size, wd_alpha, bc2_sqrt = f32(lr / bc1), f32(1 - lr * wd), f32(math.sqrt(bc2))
     mbeta1, mbeta2 = float(np.float32(1 - beta1)), float(np.float32(1 - beta2))
-    p.mul_(wd_alpha)
-    m.copy_(fma_f32(mbeta1, g, fma_f32(-mbeta1, m, m)))
-    v.copy_(fma_f32(mbeta2, g * g, fma_f32(-mbeta2, v, v)))
-    denom = v.sqrt() / bc2_sqrt
-    p.sub_(step_size * torch.atan2(m, denom))
+    exact_lerp = all(1 / 64 <= t < 0.5 for t in (mbeta1, mbeta2))
+
+    def update(p, g, m, v) -> None:  # flat float32 tensors, in place
+        p.mul_(wd_alpha)
+        gg = g * g
+        if exact_lerp:
+            m.copy_(_lerp_kernel(m, g, mbeta1))
+            v.copy_(_lerp_kernel(v, gg, mbeta2))
+        else:
+            m.copy_(fma_f32(mbeta1, g, fma_f32(-mbeta1, m, m)))
+            v.copy_(fma_f32(mbeta2, gg, fma_f32(-mbeta2, v, v)))
+        p.sub_(step_size * torch.atan2(m, v.sqrt() / bc2_sqrt))
+
+    small = [t for t in tensors if t[0].numel() < _CHUNK]
+    if small:
+        flat = [torch.cat([t[i].reshape(-1) for t in small]) for i in range(4)]
+        update(*flat)
+        offset = 0
+        for p, _, m, v in small:
+            n = p.numel()
+            for dst, src in ((p, flat[0]), (m, flat[2]), (v, flat[3])):
+                dst.copy_(src[offset:offset + n].view_as(dst))
+            offset += n
+    for p, g, m, v in (t for t in tensors if t[0].numel() >= _CHUNK):
+        views = [x.view(-1) if x.is_contiguous() else None for x in (p, g, m, v)]
+        if any(x is None for x in views):
+            flat = [x.reshape(-1).clone() for x in (p, g, m, v)]
+            update(*flat)
+            for dst, src in ((p, flat[0]), (m, flat[2]), (v, flat[3])):
+                dst.copy_(src.view_as(dst))
+            continue
+        for i in range(0, p.numel(), _CHUNK):
+            update(*(x[i:i + _CHUNK] for x in views))
 
 
 class AdamATan2(torch.optim.Optimizer):
@@ -82,6 +135,7 @@ class AdamATan2(torch.optim.Optimizer):
         for group in self.param_groups:
             lr, wd = group["lr"], group["weight_decay"]
             beta1, beta2 = group["betas"]
+            kernel: dict[float, list] = {}  # step count -> tensors for the kernel-rounded update
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -93,7 +147,7 @@ class AdamATan2(torch.optim.Optimizer):
                 state["step"] += 1
                 t = state["step"].item()
                 if self.rounding == "kernel" and p.dtype == torch.float32:
-                    _kernel_step(p, p.grad, state["exp_avg"], state["exp_avg_sq"], t, lr, beta1, beta2, wd)
+                    kernel.setdefault(t, []).append((p, p.grad, state["exp_avg"], state["exp_avg_sq"]))
                     continue
                 bc1 = 1 - beta1**t
                 bc2_sqrt = math.sqrt(1 - beta2**t)
@@ -102,6 +156,8 @@ class AdamATan2(torch.optim.Optimizer):
                 m.lerp_(g, 1 - beta1)
                 v.lerp_(g * g, 1 - beta2)
                 p.sub_(torch.atan2(m, v.sqrt() / bc2_sqrt), alpha=lr / bc1)
+            for t, tensors in kernel.items():
+                _kernel_step(tensors, t, lr, beta1, beta2, wd)
         return loss
 
 
