@@ -23,6 +23,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import uuid
 from contextlib import contextmanager
@@ -42,6 +43,20 @@ def _named(target: Path) -> Iterator[None]:
     except OSError as err:
         if err.filename is None and err.errno is not None:
             raise OSError(err.errno, err.strerror or os.strerror(err.errno), str(target)) from err
+        raise
+
+
+@contextmanager
+def safetensors_write(target: str | Path) -> Iterator[None]:
+    """safetensors reports a failed write (disk full, I/O error) as SafetensorError("... (os error 28)"): turn it
+    into the OSError it was, naming ``target``, so that the error boundary says "no space left" for that file."""
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 - only safetensors' I/O errors are translated
+        match = re.search(r"os error (\d+)", str(err))
+        if type(err).__name__ == "SafetensorError" and match:
+            code = int(match.group(1))
+            raise OSError(code, os.strerror(code), str(target)) from err
         raise
 
 

@@ -33,6 +33,8 @@ def train(
     live_dir: Annotated[Optional[Path], typer.Option("--live-dir", help="dvclive folder (default RUN/live).")] = None,
     no_live: Annotated[bool, typer.Option("--no-live", help="Do not log with dvclive.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Train into an --out that holds a model which is "
+                                            "no run (converted, pulled): its model files are replaced.")] = False,
 ) -> None:
     """Train an HRM/TRM model; under torchrun each process takes its share of the global batch."""
     from hrmkit.models.config import HRMConfig, TRMConfig
@@ -61,7 +63,7 @@ def train(
     try:
         metrics = run_train(out, data, preset=preset, config=cfg, model_overrides=model_over, resume=resume,
                             live_dir=None if no_live else (live_dir or ""), progress=progress, init=init,
-                            stop_at=stop_at)
+                            stop_at=stop_at, overwrite=overwrite)
     finally:
         dist.shutdown()
     if metrics:

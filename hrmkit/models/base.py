@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import torch
@@ -108,20 +107,19 @@ class PretrainedModel(nn.Module):
 
     # ---- checkpoints ----------------------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path) -> Path:
-        """Write model.safetensors + config.json into `directory` (each written to a temp name, then renamed)."""
+        """Write model.safetensors + config.json into `directory` through hrmkit.atomic (each to a temporary name
+        in the folder, fsync'ed, renamed; never through a symbolic link; on failure the old file stays)."""
+        from hrmkit.atomic import atomic_path, safetensors_write, write_text
+
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().to("cpu").contiguous() for k, v in self.state_dict().items()}
-        weights_tmp = directory / f".{WEIGHTS_NAME}.tmp"
         # one metadata key only: safetensors keeps metadata in a hash map, so with two keys their order (and the
         # file's bytes and sha256) changes from run to run; the architecture is in config.json
-        save_file(state, str(weights_tmp), metadata={"format": "pt"})
-        config_tmp = directory / f".{CONFIG_NAME}.tmp"
-        config_tmp.write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
-        for tmp in (weights_tmp, config_tmp):
-            os.chmod(tmp, 0o644)
-        os.replace(weights_tmp, directory / WEIGHTS_NAME)
-        os.replace(config_tmp, directory / CONFIG_NAME)
+        with atomic_path(directory / WEIGHTS_NAME, replace=True) as weights_tmp, \
+                safetensors_write(directory / WEIGHTS_NAME):
+            save_file(state, str(weights_tmp), metadata={"format": "pt"})
+        write_text(directory / CONFIG_NAME, json.dumps(self.config.to_dict(), indent=2) + "\n", replace=True)
         return directory
 
     @classmethod

@@ -10,9 +10,11 @@ Layout of a run folder:
         rank-<r>.safetensors                 per process: RNG states (torch, cuda, numpy, python) and the ACT carry
         state.json                           step, epoch, sampler position, optimiser hyper-parameters, metrics
 
-A checkpoint is written into RUN/.checkpoint.tmp, then swapped in with renames (the previous one is kept as
-RUN/.checkpoint.old until the swap is done, so a crash at any point leaves one complete checkpoint). The
-top-level model files are then replaced one by one (os.replace is atomic).
+A checkpoint is written into RUN/.checkpoint.tmp (every file through hrmkit.atomic: fsync'ed, then renamed),
+then swapped in with renames (the previous one is kept as RUN/.checkpoint.old until the swap is done, so a crash
+at any point leaves one complete checkpoint). The top-level model files are then replaced one by one (os.replace
+is atomic). A failed write (disk full, read-only) removes RUN/.checkpoint.tmp (`abort`). Reading names the file
+that is missing or damaged (a truncated optimiser file is one error line, not a safetensors traceback).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from hrmkit.atomic import _fsync_dir, copy_file, write_text
 from hrmkit.errors import HrmkitError
 
 CKPT, TMP, OLD = "checkpoint", ".checkpoint.tmp", ".checkpoint.old"
@@ -124,9 +127,26 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, names: dict[int, str]
 
 # ---------------------------------------------------------------- files
 def _save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict | None = None) -> None:
+    from hrmkit.atomic import atomic_path, safetensors_write
+
     # safetensors wants contiguous, unshared CPU tensors
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-    save_file(tensors, str(path), metadata={"json": json.dumps(metadata)} if metadata is not None else None)
+    with atomic_path(path, replace=True) as tmp, safetensors_write(path):
+        save_file(tensors, str(tmp), metadata={"json": json.dumps(metadata)} if metadata is not None else None)
+
+
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """A checkpoint file's tensors; a missing or damaged file is one error naming it."""
+    from safetensors import SafetensorError
+
+    path = Path(path)
+    if not path.is_file():
+        raise HrmkitError(f"{path}: missing from the checkpoint")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise HrmkitError(f"{path}: not a readable safetensors file ({err}); the checkpoint is damaged "
+                          f"(truncated?)") from None
 
 
 def save_rank_state(run: Path, rank: int, carry: Any) -> None:
@@ -134,6 +154,17 @@ def save_rank_state(run: Path, rank: int, carry: Any) -> None:
     tensors, meta = rng_state()
     tensors.update({f"carry.{k}": v for k, v in flatten(carry).items()})
     _save(tensors, Path(run) / TMP / f"rank-{rank}.safetensors", meta)
+
+
+def abort(run: Path) -> None:
+    """Remove a checkpoint being assembled (and top-level copies in flight) after a failed write."""
+    run = Path(run)
+    shutil.rmtree(run / TMP, ignore_errors=True)
+    for name in ("model.safetensors", "config.json", "ema.safetensors"):
+        try:
+            (run / f".{name}.tmp").unlink()
+        except OSError:
+            pass
 
 
 def begin(run: Path) -> Path:
@@ -163,7 +194,8 @@ def commit(
     opt_tensors, groups = optimizer_state(optimizer, names)
     _save(opt_tensors, tmp / "optimizer.safetensors")
     state = dict(state, optimizer_groups=groups)
-    (tmp / "state.json").write_text(json.dumps(state, indent=1))
+    write_text(tmp / "state.json", json.dumps(state, indent=1), replace=True)
+    _fsync_dir(tmp)
     ckpt, old = run / CKPT, run / OLD
     shutil.rmtree(old, ignore_errors=True)
     if ckpt.exists():
@@ -180,7 +212,8 @@ def commit(
         try:
             os.link(src, part)
         except OSError:
-            shutil.copyfile(src, part)
+            copy_file(src, run / name, replace=True)  # no hard links here: a copy, fsync'ed, renamed
+            continue
         os.replace(part, run / name)
 
 
@@ -197,17 +230,25 @@ def load(ckpt: Path, rank: int) -> tuple[dict, dict[str, torch.Tensor], dict[str
     """Read (state, model tensors, optimizer tensors, rank tensors, rank json) of a checkpoint folder."""
     from safetensors import safe_open
 
+    from safetensors import SafetensorError
+
     ckpt = Path(ckpt)
-    state = json.loads((ckpt / "state.json").read_text())
+    try:
+        state = json.loads((ckpt / "state.json").read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise HrmkitError(f"{ckpt / 'state.json'}: not a readable JSON file ({err}); the checkpoint is damaged") from None
     rank_file = ckpt / f"rank-{rank}.safetensors"
     if not rank_file.exists():
         raise HrmkitError(f"{rank_file}: missing; resume with the same number of processes as the saved run")
-    with safe_open(str(rank_file), framework="pt") as f:
-        rank_meta = json.loads(f.metadata()["json"])
+    try:
+        with safe_open(str(rank_file), framework="pt") as f:
+            rank_meta = json.loads(f.metadata()["json"])
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError) as err:
+        raise HrmkitError(f"{rank_file}: not a readable checkpoint file ({err}); the checkpoint is damaged") from None
     return (
         state,
-        load_file(str(ckpt / "model.safetensors")),
-        load_file(str(ckpt / "optimizer.safetensors")),
-        load_file(str(rank_file)),
+        read_tensors(ckpt / "model.safetensors"),
+        read_tensors(ckpt / "optimizer.safetensors"),
+        read_tensors(rank_file),
         rank_meta,
     )

@@ -255,11 +255,14 @@ def plot_learning_curves(live_dir: Path) -> Path | None:
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
     fig.tight_layout()
+    from hrmkit.atomic import atomic_path
+
     out = Path(live_dir) / CURVES_FILE
-    tmp = out.with_name(f".{out.name}.tmp")
-    fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    os.replace(tmp, out)
+    try:
+        with atomic_path(out, replace=True) as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
+    finally:
+        plt.close(fig)
     return out
 
 
@@ -276,17 +279,41 @@ def train(
     callback: Callable[[int, dict], None] | None = None,
     init: str | Path | None = None,
     stop_at: int | None = None,
+    overwrite: bool = False,
 ) -> dict[str, float]:
     """Train into the folder `run`; returns the last logged metrics. See the module docstring.
 
     live_dir: "" = RUN/live, None = no dvclive. callback(step, metrics) is called after every step (tests use
     it to interrupt a run or corrupt it). init: starting weights (ignored when resuming: the checkpoint holds
     them). stop_at: stop after this many optimiser steps (counted from the run's start), schedule unchanged.
+    overwrite: replace the model files of an --out that holds a model but is no run (hrmkit.train.guard).
+
+    Before step 1 (hrmkit.train.guard): --out is writable and no foreign model folder, the data set is the one
+    a resumed run started on, the preset is made for the data's family, every token is in the vocabulary. A
+    run folder this call created is removed again when training fails before its first checkpoint.
     """
-    from hrmkit.data.loader import PuzzleDataset
-    from hrmkit.models import build
+    from hrmkit.train import guard
 
     run = Path(run)
+    created: dict[str, bool] = {}
+    try:
+        return _train(run, data, preset=preset, config=config, model_overrides=model_overrides, resume=resume,
+                      live_dir=live_dir, progress=progress, callback=callback, init=init, stop_at=stop_at,
+                      overwrite=overwrite, created=created)
+    except Exception:
+        if created.get("run") and checkpoint.find(run) is None:
+            guard.remove_created(run)
+        raise
+
+
+def _train(run: Path, data, *, preset, config: TrainConfig, model_overrides, resume: bool, live_dir, progress,
+           callback, init, stop_at, overwrite: bool, created: dict[str, bool]) -> dict[str, float]:
+    from hrmkit.atomic import write_text
+    from hrmkit.data.loader import PuzzleDataset
+    from hrmkit.data.format import open_dataset
+    from hrmkit.models import build
+    from hrmkit.train import guard
+
     info = dist.init(config.device)
     cfg = config
     model_overrides = dict(model_overrides or {})
@@ -296,8 +323,17 @@ def train(
         raise HrmkitError(f"{run}: --resume given but no checkpoint found in it")
     if not resume and checkpoint.find(run) is not None:
         raise HrmkitError(f"{run}: holds a checkpoint already; pass --resume to continue it, or choose another --out")
+    if info.is_main:
+        created["run"] = not guard.check_out(run, overwrite=overwrite)
+    saved: dict = {}
     if ckpt_dir is not None:  # the saved settings win; only run-control fields may change
-        saved = json.loads((run / TRAIN_CONFIG).read_text())
+        try:
+            saved = json.loads((run / TRAIN_CONFIG).read_text())
+        except FileNotFoundError:
+            raise HrmkitError(f"{run / TRAIN_CONFIG}: missing; the run's settings are needed to resume it") from None
+        except (ValueError, UnicodeDecodeError) as err:
+            raise HrmkitError(f"{run / TRAIN_CONFIG}: not a readable JSON file ({err}); the file is damaged") from None
+        guard.check_same_data(saved, data, run)
         for k, v in cfg.to_dict().items():
             if k not in RESUME_MAY_CHANGE and saved["train"].get(k) != v and k in saved["train"]:
                 raise HrmkitError(f"--resume: {k}={v!r} differs from the saved run ({saved['train'][k]!r})")
@@ -308,6 +344,10 @@ def train(
         raise HrmkitError(f"--stop-at must be >= 1, got {stop_at}")
 
     # ---- data
+    data_family = open_dataset(data).family
+    if ckpt_dir is None:
+        guard.check_family(preset, model_overrides, data_family, data)
+    identity = saved.get("data_identity") or guard.data_identity(data)
     train_ds = PuzzleDataset(data, "train")
     n_steps = total_steps(cfg, train_ds.meta)
     stop = n_steps if stop_at is None else min(n_steps, stop_at)
@@ -321,6 +361,10 @@ def train(
         model_cfg = ModelConfig.from_checkpoint(ckpt_dir)
     else:
         model_cfg = build_model_config(preset, model_overrides, train_ds.meta)
+    if not model_cfg.any_size and train_ds.meta.seq_len != model_cfg.seq_len:
+        raise HrmkitError(f"--data {data}: sequences of {train_ds.meta.seq_len} tokens, the model takes "
+                          f"{model_cfg.seq_len}")
+    guard.check_tokens(data, model_cfg.vocab_size)
     model = build(model_cfg)
     if init is not None and ckpt_dir is None:
         load_init(model, init)
@@ -346,13 +390,13 @@ def train(
         if state["world_size"] != info.world_size:
             raise HrmkitError(f"{ckpt_dir}: saved with {state['world_size']} processes, resumed with "
                               f"{info.world_size}; use the same number")
-        model.load_state_dict(weights)
+        from hrmkit.models.base import load_state
+
+        load_state(model, weights, source=str(ckpt_dir / "model.safetensors"))
         names = {id(p): n for n, p in model.named_parameters()}
         checkpoint.load_optimizer_state(opt, names, opt_tensors, state["optimizer_groups"])
         if ema is not None:
-            from safetensors.torch import load_file
-
-            ema.load_shadow(load_file(str(ckpt_dir / "ema.safetensors")))
+            ema.load_shadow(checkpoint.read_tensors(ckpt_dir / "ema.safetensors"))
         sampler.load_state_dict(state["sampler"])
         checkpoint.set_rng_state({k: v for k, v in rank_tensors.items() if k.startswith("rng.")}, rank_meta)
         carry_flat = {k[len("carry."):]: v for k, v in rank_tensors.items() if k.startswith("carry.")}
@@ -370,10 +414,10 @@ def train(
     # ---- run folder, logging
     if info.is_main:
         run.mkdir(parents=True, exist_ok=True)
-        (run / TRAIN_CONFIG).write_text(json.dumps(
+        write_text(run / TRAIN_CONFIG, json.dumps(
             {"preset": preset, "model_overrides": model_overrides, "train": cfg.to_dict(),
-             "data": str(Path(data).resolve()), "world_size": info.world_size,
-             "init": None if init is None else str(Path(init).resolve())}, indent=1))
+             "data": str(Path(data).resolve()), "data_identity": identity, "world_size": info.world_size,
+             "init": None if init is None else str(Path(init).resolve())}, indent=1), replace=True)
     live = _Live(None if (live_dir is None or not info.is_main) else Path(live_dir or run / "live"),
                  resume=ckpt_dir is not None)
     if ckpt_dir is None:
@@ -387,17 +431,23 @@ def train(
 
     def save() -> None:
         nonlocal last_ckpt
+        try:
+            if info.is_main:
+                checkpoint.begin(run)
+            dist.barrier()
+            checkpoint.save_rank_state(run, info.rank, carry)
+            dist.barrier()
+            if info.is_main:
+                checkpoint.commit(run, model=model, save_model=model.save_pretrained,
+                                  ema_state=ema.state_dict(model) if ema else None, optimizer=opt,
+                                  state={"step": step, "total_steps": n_steps, "epoch": sampler.epoch_progress,
+                                         "sampler": sampler.state_dict(), "world_size": info.world_size,
+                                         "metrics": last_metrics})
+        except BaseException:
+            if info.is_main:  # disk full, read-only, a rank gone: no half-assembled checkpoint stays
+                checkpoint.abort(run)
+            raise
         if info.is_main:
-            checkpoint.begin(run)
-        dist.barrier()
-        checkpoint.save_rank_state(run, info.rank, carry)
-        dist.barrier()
-        if info.is_main:
-            checkpoint.commit(run, model=model, save_model=model.save_pretrained,
-                              ema_state=ema.state_dict(model) if ema else None, optimizer=opt,
-                              state={"step": step, "total_steps": n_steps, "epoch": sampler.epoch_progress,
-                                     "sampler": sampler.state_dict(), "world_size": info.world_size,
-                                     "metrics": last_metrics})
             live.plot()
         dist.barrier()
         last_ckpt = step
