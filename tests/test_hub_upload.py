@@ -589,3 +589,40 @@ def test_xet_upload_is_negotiated_by_token(hub, run_dir, monkeypatch):
     assert hub.xet_token_requests >= 1, hub.requests
     assert not any("lfs/objects/batch" in p for _, p in hub.requests)  # no fallback to LFS
     assert hub.repos["me/tiny"]["commits"] == []
+
+
+def test_a_changed_commit_line_fails(hub, run_dir, monkeypatch):
+    """What a protocol change looks like here: one more key in the lfsFile line is refused and recorded."""
+    from huggingface_hub import _commit_api
+
+    original = _commit_api._prepare_commit_payload
+
+    def changed(*args, **kwargs):
+        for item in original(*args, **kwargs):
+            if item["key"] == "lfsFile":
+                item["value"]["xetHash"] = "0" * 64
+            yield item
+
+    monkeypatch.setattr(_commit_api, "_prepare_commit_payload", changed)
+    res = invoke("publish", str(run_dir), "--repo", "me/tiny")
+    assert res.exit_code == 1 and "HTTP 400" in res.stderr.strip().splitlines()[-1], res.output
+    assert len(hub.problems) == 1 and "unexpected keys ['xetHash']" in hub.problems[0], hub.problems
+    hub.problems.clear()
+
+
+def test_a_server_that_is_not_a_hub_is_named_not_called_offline(hub, run_dir, monkeypatch):
+    """A file answer without X-Repo-Commit (a proxy, not a Hub): one error line saying so, not "offline"."""
+    assert invoke("publish", str(run_dir), "--repo", "me/tiny").exit_code == 0
+    resolve = HubServer._resolve
+
+    def no_commit_header(self, *args):
+        status, headers, payload = resolve(self, *args)
+        headers.pop("X-Repo-Commit", None)
+        return status, headers, payload
+
+    monkeypatch.setattr(HubServer, "_resolve", no_commit_header)
+    res = invoke("pull", "me/tiny")
+    assert res.exit_code == 1, res.output
+    lines = [line for line in res.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    assert lines[-1].startswith("error: me/tiny@main: download from") and "X-Repo-Commit" in lines[-1], lines
+    assert "offline" not in lines[-1] and "Traceback" not in res.output

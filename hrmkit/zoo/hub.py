@@ -90,8 +90,16 @@ def _hub_errors(repo: str, revision: str | None):
         raise HrmkitError(f"revision '{rev}' not found in {repo} on {_endpoint()}") from None
     except hf.RemoteEntryNotFoundError as exc:
         raise HrmkitError(f"{repo}@{rev}: a file is missing on the Hub ({_first_line(exc)})") from None
-    except hf.LocalEntryNotFoundError:
-        raise HrmkitError(_offline_message(repo, rev)) from None
+    except hf.LocalEntryNotFoundError as exc:
+        if _offline():
+            raise HrmkitError(_offline_message(repo, rev)) from None
+        # online, a download failed and the cache has no copy: say why (not "offline")
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, _network_errors()):
+            raise HrmkitError(f"cannot reach {_endpoint()} for {repo} ({_first_line(cause)}); check the network, "
+                              "set HF_ENDPOINT for a mirror, or HF_HUB_OFFLINE=1 to use the local cache") from None
+        raise HrmkitError(f"{repo}@{rev}: download from {_endpoint()} failed and the file is not in the cache "
+                          f"({_first_line(cause or exc)})") from None
     except hf.OfflineModeIsEnabled:
         raise HrmkitError(_offline_message(repo, rev)) from None
     except hf.HfHubHTTPError as exc:
