@@ -25,6 +25,9 @@ BIN = Path(sys.executable).parent  # the venv's bin: dvc, hrmkit, torchrun
 PIPELINES = sorted(p.name for p in (REPO / "pipelines").iterdir() if (p / "dvc.yaml").is_file())
 EXPECTED = ["sudoku-extreme-1k", "maze-30x30-hard-1k", "arc-1", "arc-2", "trm-sudoku-extreme-1k",
             "trm-maze-30x30-hard-1k", "trm-arc-1"]
+# CPU research pipelines: generated data, curriculum stages before `train`
+CPU_PIPELINES = {"maze-hard-cpu": ["data_small", "data_mid", "data", "validate", "train_small", "train_mid", "train",
+                                   "evaluate", "card"]}
 # params every stage may read besides its own section
 COMMON_PARAMS = {"smoke", "shared_data", "gpus"}
 
@@ -176,13 +179,13 @@ def check_stage_commands(stages: list) -> dict[str, list[str]]:
 
 # ------------------------------------------------------------------------------------------------ fast checks
 def test_every_paper_pipeline_is_there():
-    assert sorted(EXPECTED) == PIPELINES
+    assert sorted(EXPECTED + list(CPU_PIPELINES)) == PIPELINES
     for name in PIPELINES:
         for f in ("dvc.yaml", "params.yaml", "README.md"):
             assert (REPO / "pipelines" / name / f).is_file(), f"pipelines/{name}/{f} missing"
 
 
-@pytest.mark.parametrize("dvcfile", ["dvc.yaml", *[f"pipelines/{n}/dvc.yaml" for n in EXPECTED]])
+@pytest.mark.parametrize("dvcfile", ["dvc.yaml", *[f"pipelines/{n}/dvc.yaml" for n in EXPECTED + list(CPU_PIPELINES)]])
 def test_committed_params_are_the_full_recipe(dvcfile):
     params = yaml.safe_load((REPO / dvcfile).with_name("params.yaml").read_text())
     assert params["smoke"] is False, f"{dvcfile}: params.yaml is committed with smoke on"
@@ -208,6 +211,36 @@ def test_dvc_files_load_and_commands_parse(tmp_path, smoke, shared_data):
             assert all(s == "generate" or s.startswith(str(shared_data)) for s in sources), (name, sources)
         elif "arc" not in name:  # the authors' Hub data sets
             assert sources[0].startswith("hf:sapientinc/"), (name, sources)
+
+
+@pytest.mark.parametrize("smoke", [False, True], ids=["full", "smoke"])
+def test_cpu_pipelines_load_and_commands_parse(tmp_path, smoke):
+    repo = make_repo(tmp_path, list(CPU_PIPELINES), smoke=smoke)
+    stages = load_stages(repo)
+    for name, expected in CPU_PIPELINES.items():
+        argvs = check_stage_commands(stages[f"pipelines/{name}/dvc.yaml"])
+        assert list(argvs) == expected
+        check_stage_outputs(stages[f"pipelines/{name}/dvc.yaml"], argvs, arc=False)
+        for stage, argv in argvs.items():
+            if stage.startswith("data"):
+                assert option(argv, "--source") == "generate", (name, stage)  # nothing to download
+            if stage.startswith("train") and stage != "train_small":
+                assert option(argv, "--init"), (name, stage)  # a curriculum stage starts from the one before
+        for stage in stages[f"pipelines/{name}/dvc.yaml"]:  # every stage depends on the whole package
+            assert "../../hrmkit" in {d.def_path for d in stage.deps}, stage.addressing
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(CPU_PIPELINES))
+def test_cpu_pipeline_smoke(tmp_path, name):
+    repo = make_repo(tmp_path, [name])
+    out = dvc("repro", f"pipelines/{name}/dvc.yaml", cwd=repo)
+    assert _ran(out) == set(CPU_PIPELINES[name]), out
+    base = repo / "pipelines" / name
+    metrics = json.loads((base / "reports/eval/metrics.json").read_text())
+    assert "exact_accuracy" in metrics and "baseline_untrained_exact_accuracy" in metrics
+    assert (base / "reports/model/README.md").is_file()
+    assert not _ran(dvc("repro", f"pipelines/{name}/dvc.yaml", cwd=repo))
 
 
 def test_each_stage_reads_only_its_section(tmp_path):

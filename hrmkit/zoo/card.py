@@ -389,8 +389,15 @@ def render(facts: CardFacts, template: Path = TEMPLATE) -> str:
                                                        "vocab_size", "puzzle_emb_ndim") if k in cfg)
     files = ["| file | sha256 |", "|---|---|"] + [f"| {n} | `{h}` |" for n, h in sorted(facts.files.items())]
     limits = [TASK_LIMITS.get(facts.task or "", "The task could not be determined from the files given.")]
-    limits.append(f"Fixed input size: sequences of {cfg.get('seq_len', '?')} tokens; another puzzle size needs "
-                  "another model.")
+    if cfg.get("attn_mask") == "grid":
+        limits.append(f"Any grid size: attention only over the cells within Manhattan distance "
+                      f"{cfg.get('attn_radius', 1)}, with learned embeddings of each offset and no position table "
+                      f"(`attn_mask: grid`), so the weights run on square grids of any size (trained on "
+                      f"{cfg.get('seq_len', '?')} cells). Information moves a few cells per segment: a larger grid "
+                      "needs more segments (`hrmkit solve --max-steps N`, `hrmkit eval --steps N`).")
+    else:
+        limits.append(f"Fixed input size: sequences of {cfg.get('seq_len', '?')} tokens; another puzzle size needs "
+                      "another model.")
     if cfg.get("attn_mask") == "sudoku_peers":
         limits.append("Built-in structural prior: attention only between Sudoku peers (same row, column or box) "
                       "and learned row/column/box embeddings (`attn_mask: sudoku_peers`). This, not the generic "
