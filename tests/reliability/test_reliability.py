@@ -157,7 +157,19 @@ def inputs(tmp_path_factory):
     (files / "notckpt").write_text("hello")
     (files / "nomaze.txt").write_text("#####\n#   #\n#####\n")
     (files / "bad.json").write_text('{"train": [}')
-    return {"model": model, "arc_model": arc_model, "ds": base / "ds", "arcds": base / "arcds",
+
+    # training: a second Sudoku set of the same shape, a maze set, and a run of 2 steps with its checkpoint
+    r = CliRunner().invoke(app, ["data", "build", "sudoku", "--source", "generate", "--count", "30", "--test-source",
+                                 "generate", "--test-count", "6", "--givens", "50-55", "--seed", "1", "--out",
+                                 str(base / "ds2")])
+    assert r.exit_code == 0, r.output
+    from test_train_faults import maze_dataset
+
+    maze_dataset(base / "mazeds")
+    r = CliRunner().invoke(app, TRAIN + ["--no-live", "--data", str(base / "ds"), "--out", str(base / "run")])
+    assert r.exit_code == 0, r.output
+    extra = {"ds2": base / "ds2", "mazeds": base / "mazeds", "run": base / "run"}
+    return {**extra, "model": model, "arc_model": arc_model, "ds": base / "ds", "arcds": base / "arcds",
             "ds_oov": base / "ds-oov", "arcds_oov": base / "arcds-oov", "ds_trunc": trunc, "hostile": hostile,
             "truncated": truncated, "garbage": garbage, "ckpt": ckpt, "files": files}
 
@@ -212,6 +224,17 @@ CASE_STATE: dict = {}
 E = EXAMPLES
 BUILD = ["data", "build", "sudoku", "--source", "generate", "--count", "400", "--test-source", "generate",
          "--test-count", "50", "--givens", "50-55"]
+
+TRAIN = ["train", "--preset", "tiny", "--steps", "2", "--no-progress", "global_batch_size=8", "hidden_size=32",
+         "num_heads=2", "halt_max_steps=2", "device=cpu"]
+
+
+def _run_copy(i, ws, f, damage: str | None = None):
+    shutil.copytree(i["run"], ws / "run")
+    if damage is not None:
+        with open(ws / "run" / "checkpoint" / damage, "r+b") as fh:
+            fh.truncate(os.path.getsize(ws / "run" / "checkpoint" / damage) // 2)
+
 
 CASES = [
     # ---- solve
@@ -365,6 +388,38 @@ CASES = [
                                                   ws / "run", "foo=1"]),
     Case("train/data-missing", lambda i, ws, f: ["train", "--preset", "tiny", "--data", ws / "nope", "--out",
                                                  ws / "run"]),
+    # ---- train: data, --out and checkpoint checks before step 1; faults while training
+    Case("train/resume-other-data", lambda i, ws, f: TRAIN + ["--data", i["ds2"], "--out", ws / "run", "--resume",
+                                                              "--steps", "4"], setup=_run_copy),
+    Case("train/resume-maze-data", lambda i, ws, f: TRAIN + ["--data", i["mazeds"], "--out", ws / "run", "--resume",
+                                                             "--steps", "4"], setup=_run_copy),
+    Case("train/resume-truncated-optimizer", lambda i, ws, f: TRAIN + ["--data", i["ds"], "--out", ws / "run",
+                                                                       "--resume", "--steps", "4"],
+         setup=lambda i, ws, f: _run_copy(i, ws, f, "optimizer.safetensors")),
+    Case("train/resume-truncated-model", lambda i, ws, f: TRAIN + ["--data", i["ds"], "--out", ws / "run",
+                                                                   "--resume", "--steps", "4"],
+         setup=lambda i, ws, f: _run_copy(i, ws, f, "model.safetensors")),
+    Case("train/oov-data", lambda i, ws, f: TRAIN + ["--data", i["ds_oov"], "--out", ws / "run"],
+         products=("run/model.safetensors", "run/train_config.json")),
+    Case("train/demo-on-maze", lambda i, ws, f: ["train", "--preset", "demo", "--data", i["mazeds"], "--out",
+                                                 ws / "run", "--steps", "1", "--no-progress"],
+         products=("run/train_config.json",)),
+    Case("train/paper-sudoku-on-maze", lambda i, ws, f: ["train", "--preset", "paper-sudoku", "--data", i["mazeds"],
+                                                         "--out", ws / "run", "--steps", "1", "--no-progress"],
+         products=("run/train_config.json",)),
+    Case("train/out-is-a-model", lambda i, ws, f: TRAIN + ["--data", i["ds"], "--out", ws / "m"],
+         setup=lambda i, ws, f: shutil.copytree(i["model"], ws / "m"), products=("m/train_config.json",)),
+    Case("train/out-is-file", lambda i, ws, f: TRAIN + ["--data", i["ds"], "--out", ws / "run"],
+         setup=lambda i, ws, f: (ws / "run").write_text("mine")),
+    Case("train/read-only", lambda i, ws, f: TRAIN + ["--data", i["ds"], "--out", f.ro / "existing" / "run"],
+         fault=errno.EROFS),
+    Case("train/disk-full-before", lambda i, ws, f: TRAIN + ["--data", i["ds"], "--out", f.full / "run"],
+         fault=errno.ENOSPC),
+    Case("train/disk-full-during", lambda i, ws, f: TRAIN + ["--data", i["ds"], "--out", f.small / "run"],
+         fault=errno.ENOSPC),
+    Case("train/ok", lambda i, ws, f: TRAIN + ["--data", i["ds"], "--out", ws / "run"], rc=0),
+    Case("train/resume-ok", lambda i, ws, f: TRAIN + ["--data", i["ds"], "--out", ws / "run", "--resume",
+                                                      "--steps", "4"], rc=0, setup=_run_copy),
 ]
 
 
