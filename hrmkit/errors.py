@@ -111,4 +111,10 @@ def describe_failure(exc: BaseException) -> str | None:
             "not compiled with CUDA" in text or "Found no NVIDIA driver" in text or "No CUDA GPUs" in text
             or "Expected one of cpu, cuda" in text or "Invalid device" in text or "invalid device" in text):
         return f"device: {_first_line(exc)} (use --device cpu)"
+    if name in ("DistError", "DistBackendError", "DistNetworkError", "DistStoreError") or (
+            isinstance(exc, RuntimeError) and "gloo" in text
+            and any(w in text for w in ("Connection reset by peer", "Connection closed by peer", "Read error",
+                                        "Write error", "Connection refused"))):
+        return (f"distributed training lost another process ({_first_line(exc)[:200]}): a node stopped or the "
+                f"network between them failed; `train --resume` on every node continues from the last checkpoint")
     return None

@@ -281,3 +281,13 @@ def test_save_pretrained_writes_the_same_bytes_through_the_atomic_helper(tmp_pat
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors"]
     assert oct((tmp_path / "m" / "model.safetensors").stat().st_mode & 0o777) == "0o644"
     hrmkit.load(str(tmp_path / "m"))
+
+
+def test_a_lost_peer_under_torchrun_is_one_line():
+    from hrmkit.errors import describe_failure
+
+    gloo = RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:537] Read error [10.123.0.2]:36267: "
+                        "Connection reset by peer. This is typically caused by a remote worker hanging")
+    message = describe_failure(gloo)
+    assert message.startswith("distributed training lost another process (") and "--resume" in message
+    assert describe_failure(RuntimeError("a bug")) is None  # other runtime errors stay tracebacks
