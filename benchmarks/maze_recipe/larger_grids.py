@@ -24,10 +24,11 @@ from pathlib import Path
 MARKS = (8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 
 
-def curve(model: str, data: str, steps: int, batch_size: int) -> tuple[list[float], dict]:
+def curve(model: str, data: str, steps: int, batch_size: int, max_batches: int | None) -> tuple[list[float], dict]:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [str(Path(sys.executable).parent / "hrmkit"), "eval", model, "--data", data, "--out", tmp,
                "--steps", str(steps), "--batch-size", str(batch_size), "--no-baselines", "--device", "cpu"]
+        cmd += ["--max-batches", str(max_batches)] if max_batches else []
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         m = json.loads((Path(tmp) / "metrics.json").read_text())
     return [m[f"exact_accuracy_step_{k}"] for k in range(1, steps + 1)], m
@@ -39,6 +40,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", required=True, help="SIZE=DATA_FOLDER (its test split)")
     ap.add_argument("--steps", type=int, default=256)
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--max-batches", type=int, default=None, help="only the first N batches of each test split")
     ap.add_argument("--out", required=True, help="output path without extension")
     args = ap.parse_args()
     out = Path(args.out)
@@ -46,7 +48,7 @@ def main() -> None:
     curves = {}
     for spec in args.set:
         size, _, data = spec.partition("=")
-        exact, m = curve(args.model, data, args.steps, args.batch_size)
+        exact, m = curve(args.model, data, args.steps, args.batch_size, args.max_batches)
         curves[size] = exact
         rows += [(size, k + 1, e) for k, e in enumerate(exact)]
         marks = [k for k in MARKS if k <= args.steps]
