@@ -61,6 +61,10 @@ def test_every_preset_builds_with_the_expected_size(name):
     if isinstance(cfg, HRMConfig):
         assert isinstance(model, HRM) and not isinstance(model, TRM)
         layers = (cfg.H_layers + cfg.L_layers) * block_params(D, cfg.expansion)
+        if cfg.attn_mask == "grid":  # learned key and value embeddings of each neighbour offset, per layer
+            from hrmkit.models.attention import grid_offsets
+
+            layers += (cfg.H_layers + cfg.L_layers) * 2 * len(grid_offsets(cfg.attn_radius)) * D
     else:
         assert isinstance(model, TRM)
         mix = cfg.seq_len + cfg.prefix_len if cfg.mlp_t else 0
