@@ -483,7 +483,8 @@ def _train(run: Path, data, *, preset, config: TrainConfig, model_overrides, res
             values = torch.stack([loss_sum.detach().double().cpu(),
                                   *[parts.get(k, zero).detach().double().cpu() for k in _METRICS[1:]]])
             # the step's sums over the global batch; every rank must agree to stop, so the finiteness check is on them
-            totals_step = dist.all_reduce_sum(values.to(info.device)).cpu()
+            # a copy: all_reduce_sum works in place, and `values` (this rank's share) goes into the window below
+            totals_step = dist.all_reduce_sum(values.clone().to(info.device)).cpu()
             if not torch.isfinite(totals_step[0]):
                 where = (f"the last good checkpoint (step {last_ckpt}) is in {run / checkpoint.CKPT}"
                          if last_ckpt is not None else "no checkpoint had been written yet")
