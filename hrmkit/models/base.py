@@ -151,16 +151,10 @@ class PretrainedModel(nn.Module):
 
 def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
     """load_state_dict with one clear error for missing/unexpected keys or shapes that disagree with the config."""
+    from hrmkit.models.header import check_names
+
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
-        if unexpected:
-            parts.append(f"unexpected {', '.join(unexpected[:5])}{' ...' if len(unexpected) > 5 else ''}")
-        raise HrmkitError(f"{source}: weights do not match the config: {'; '.join(parts)}")
+    check_names(expected, state, source)
     for key, value in state.items():
         if tuple(value.shape) != tuple(expected[key].shape):
             raise HrmkitError(f"{source}: {key} has shape {list(value.shape)}, the config needs "

@@ -83,15 +83,10 @@ def expected_shapes(model_class, config) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
-def check_weights(path: str | Path, model_class, config, config_path: str | Path | None = None) -> dict:
-    """Refuse weights whose header does not match the model the config describes (names, shapes, float dtypes),
-    before anything is allocated. Returns the header's tensor entries."""
-    path = Path(path)
-    tensors = read_header(path)
-    expected = expected_shapes(model_class, config)
-    source = f"{path} (with {config_path})" if config_path else str(path)
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
+def check_names(expected, found, source: str) -> None:
+    """One error naming the tensors the config expects but the weights lack, and those it does not know."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
     if missing or unexpected:
         parts = []
         if missing:
@@ -99,6 +94,16 @@ def check_weights(path: str | Path, model_class, config, config_path: str | Path
         if unexpected:
             parts.append(f"unexpected {', '.join(unexpected[:5])}{' ...' if len(unexpected) > 5 else ''}")
         raise HrmkitError(f"{source}: weights do not match the config: {'; '.join(parts)}")
+
+
+def check_weights(path: str | Path, model_class, config, config_path: str | Path | None = None) -> dict:
+    """Refuse weights whose header does not match the model the config describes (names, shapes, float dtypes),
+    before anything is allocated. Returns the header's tensor entries."""
+    path = Path(path)
+    tensors = read_header(path)
+    expected = expected_shapes(model_class, config)
+    source = f"{path} (with {config_path})" if config_path else str(path)
+    check_names(expected, tensors, source)
     for name, info in tensors.items():
         if tuple(info["shape"]) != expected[name]:
             raise HrmkitError(f"{source}: {name} has shape {info['shape']} in the file, the config needs "
