@@ -78,7 +78,7 @@ def main() -> None:
     fixed = measure(records, module, args.model, args.repeats, fixed_steps=True, **kw)
     halting = {}
     for t in thresholds:
-        r = measure(records, module, args.model, args.repeats, halt_threshold=t, **kw)
+        r = measure(records, module, args.model, args.repeats, halt_threshold=t, halt_on="q", **kw)
         r["speedup"] = round(r["puzzles_per_s"] / fixed["puzzles_per_s"], 2)
         halting["model's" if t is None else str(t)] = r
     for mode in args.halt_on:  # halting on the answer's verification (Sudoku/maze), alone or with the Q head

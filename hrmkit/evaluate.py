@@ -15,6 +15,16 @@ answer is scored, so one pass gives accuracy after each segment. Metrics (flat k
     arc_pass@1/2/10, arc_pass@2_per_output    ARC: answers of every augmented copy mapped back, voted (identical
                                               grids; ties by mean q_halt); a task counts when all outputs are right
     tta_exact_accuracy                        Sudoku/mazes with --tta K: the vote over K symmetric copies
+    views, views_exact_accuracy, views_verified, segments_per_puzzle, views_per_puzzle
+                                              Sudoku/mazes with --views K (or --halt-on): the test-time scaling of
+                                              `hrmkit solve --views K` (hrmkit.solve, "Test-time scaling") on the
+                                              same examples: K symmetric views per puzzle, the first verified answer
+                                              else the Q-weighted vote; its exact accuracy against the labels, the
+                                              share verified by the checker (a maze with several shortest paths can
+                                              verify without matching the label), and the mean segments (summed over
+                                              the views run) and views run per puzzle. Halting: the fixed segments of
+                                              the main pass, or --halt-on q|verified|either as in solve (verified: a
+                                              puzzle stops at its first verified view)
     baseline_one_pass_exact_accuracy/_token_accuracy
                                               Sudoku: fill every blank with exactly one candidate, once; mazes:
                                               the input copied unchanged (no model; how far no reasoning gets)
@@ -358,6 +368,63 @@ def tta_accuracy(model, ds, k: int, *, batch_size: int, max_batches: int | None,
     return {"tta_copies": k, "tta_exact_accuracy": right / len(runs[0].index)}
 
 
+def _view_records(pred: Predictions, ds):
+    """The puzzles of the evaluated examples as `hrmkit solve` reads them (Records with Sudoku / maze grids)."""
+    from hrmkit.puzzles import Record, maze, sudoku
+
+    family = ds.meta.family
+    records = []
+    for n, index in enumerate(pred.index.tolist()):
+        if family == "sudoku":
+            puzzle = sudoku.Sudoku(sudoku.from_tokens(pred.inputs[n]))
+        else:
+            puzzle = maze.from_tokens(pred.inputs[n], tuple(int(x) for x in ds.meta.grid))
+        records.append(Record(int(index), 0, "", puzzle))
+    return records
+
+
+def check_views(family: str, views: int, seed: int, halt_on: str | None) -> None:
+    """Raise when --views/--halt-on cannot run on this data (ARC, a maze with > 8 views, a bad mode or seed)."""
+    from hrmkit.solve import HALT_ON, puzzle_views
+
+    if family not in ("sudoku", "maze"):
+        raise HrmkitError(f"--views/--halt-on: test-time scaling is for sudoku and maze data, not {family}"
+                          + (" (ARC's augmentation vote is arc_pass@K)" if family == "arc" else ""))
+    if halt_on is not None and halt_on not in HALT_ON:
+        raise HrmkitError(f"--halt-on must be one of {', '.join(HALT_ON)}, got {halt_on!r}")
+    puzzle_views(family, views, seed)
+
+
+def views_accuracy(model, pred: Predictions, ds, views: int, *, batch_size: int, steps: int | None = None,
+                   seed: int = 0, halt_on: str | None = None) -> dict[str, float]:
+    """Test-time scaling as `hrmkit solve --views K` does it, on the examples of `pred` (see the module docstring:
+    views, views_exact_accuracy, views_verified, segments_per_puzzle, views_per_puzzle). Halting: `steps`
+    fixed segments (eval's own rule) unless `halt_on` (q | verified | either) is given."""
+    from hrmkit.puzzles import family as family_module
+    from hrmkit.solve import _solve_grids
+
+    family = ds.meta.family
+    check_views(family, views, seed, halt_on)
+    module = family_module(family)
+    results = _solve_grids(_view_records(pred, ds), module, model, halt_on=halt_on or "q", views=views, seed=seed,
+                           batch_size=batch_size, max_steps=steps, fixed_steps=halt_on is None, trace=False,
+                           halt_threshold=None)
+    mask = pred.labels != ds.meta.ignore_label_id
+    right = 0
+    for n, res in enumerate(results):
+        answer = res.solution
+        if family == "sudoku":
+            tokens = module.to_tokens(answer)
+        else:
+            tokens = module.to_tokens(answer, int(round(math.sqrt(pred.labels.shape[1]))))
+        right += bool(((tokens == pred.labels[n]) | ~mask[n]).all())
+    n = len(results)
+    return {"views": views, "views_exact_accuracy": right / n,
+            "views_verified": sum(r.verified for r in results) / n,
+            "segments_per_puzzle": float(np.mean([r.segments for r in results])),
+            "views_per_puzzle": float(np.mean([r.views for r in results]))}
+
+
 # ---------------------------------------------------------------------------------------------------- plots
 def plots(pred: Predictions, m: dict[str, float], ds, out: Path) -> list[Path]:
     import matplotlib
@@ -428,12 +495,14 @@ def _write_json(path: Path, obj) -> None:
 
 def evaluate_run(run, data, out, *, split: str = "test", batch_size: int = 256, max_batches: int | None = None,
                  steps: int | None = None, tta: int = 0, weights: str = "auto", device: str = "auto",
-                 seed: int = 0, baselines: bool | None = None) -> dict[str, float]:
+                 seed: int = 0, baselines: bool | None = None, views: int = 1,
+                 halt_on: str | None = None) -> dict[str, float]:
     """Evaluate the model folder `run` on `data`; write metrics.json, PNG plots (and ARC's submission.json).
 
     weights: auto (EMA weights when the run has ema.safetensors), ema, or raw (model.safetensors).
     baselines: also evaluate the untrained model (seeded with `seed`); None = for Sudoku and mazes only (ARC
     evaluations are long). The one-pass baseline and the difficulty summary are cheap and always there.
+    views, halt_on: the test-time scaling pass (`views_accuracy`), run when views > 1 or halt_on is given.
     """
     from safetensors.torch import load_file
 
@@ -471,6 +540,9 @@ def evaluate_run(run, data, out, *, split: str = "test", batch_size: int = 256, 
     if ds.meta.num_puzzle_identifiers > cfg.num_puzzle_identifiers:
         raise HrmkitError(f"{data}: {ds.meta.num_puzzle_identifiers} puzzle identifiers, the model knows "
                           f"{cfg.num_puzzle_identifiers}")
+    scaling = views != 1 or halt_on is not None
+    if scaling:  # a bad --views/--halt-on for this data is said before the evaluation
+        check_views(ds.meta.family, views, seed, halt_on)
 
     pred = predict(model, ds, batch_size=batch_size, max_batches=max_batches, steps=steps)
     m = metrics(pred, ds)
@@ -492,6 +564,9 @@ def evaluate_run(run, data, out, *, split: str = "test", batch_size: int = 256, 
             m.update(arc_m)
     if tta > 1:
         m.update(tta_accuracy(model, ds, tta, batch_size=batch_size, max_batches=max_batches, seed=seed))
+    if scaling:
+        m.update(views_accuracy(model, pred, ds, views, batch_size=batch_size, steps=steps, seed=seed,
+                                halt_on=halt_on))
     plots(pred, m, ds, out)
     if submission is not None:
         _write_json(out / "submission.json", submission)

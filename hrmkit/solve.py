@@ -17,6 +17,25 @@ stops a puzzle on a wrong answer that a later segment would have fixed, so its e
 `fixed_steps` with the same `max_steps`, for a fraction of the segments; ARC answers cannot be checked before the
 end (the output is what is asked), so ARC halts on the Q head.
 
+Default halting (no `halt_on`, `halt_threshold` or `fixed_steps` given): as `hrmkit eval` measured the model, so
+that a plain `hrmkit solve FILE --model M` gives the accuracy of M's card (`default_halting`). eval runs a fixed
+number of segments; a model trained with `halting: fixed` (the demo) never learnt to stop early, so it runs fixed
+segments: the `segments` of an eval report kept in its folder (metrics.json, eval/metrics.json, ...), else its
+`halt_max_steps` (for such a model that is also the default `max_steps` of the other modes). A model trained with
+`halting: act` (the authors') learnt when to stop and halts on its Q head, as before. An explicit `halt_on` or
+`halt_threshold` turns to that halting; `max_steps` alone changes the number of segments, not the halting.
+
+Test-time scaling (`views` K, Sudoku and mazes): each puzzle is solved under K symmetric views in the same batch
+(`puzzle_views`: view 0 is the puzzle as given, the others seeded random symmetries, drawn from (seed, the puzzle's
+index); Sudoku: digit relabelling, transposition, band/stack and row/column-in-band/stack permutations, i.e.
+`sudoku.Transform`; mazes: the dihedral transforms of the square, at most 8 views, all of them valid on every maze
+because the canvas is square). Each view's answer is mapped back to the original frame (`View.invert`, exact), and
+the answer taken is the first view's, in view order, that verifies; else the distinct answers are voted on, each
+weighted by the sum of sigmoid(q_halt) of its views, ties to the lowest view (`choose_view`). Views are rows of
+`run_batched`; with "verified" or "either" halting, once one view of a puzzle verifies, its other views stop
+(queued ones never start). Solved.segments then counts the segments of all views run, Solved.views the views
+run, Solved.view the view whose answer was taken. `views=1` is solving without views, unchanged.
+
 Per puzzle: the answer after its last segment, the number of segments, `confidence` = sigmoid(q_halt) at that
 segment (the Q head is trained to predict "this answer is exactly right", so it reads as a probability), and
 `token_prob` = the mean over output cells of the highest softmax probability (how sure the answer is cell by
@@ -106,13 +125,19 @@ def _take(carry, rows: list[int]):
 @torch.inference_mode()
 def run_batched(model, inputs: np.ndarray, puzzle_ids: np.ndarray | None = None, *, batch_size: int | None = None,
                 max_steps: int | None = None, fixed_steps: bool = False, trace: bool = False,
-                halt_threshold: float | None = None, accept=None, use_q: bool = True) -> list[Run]:
+                halt_threshold: float | None = None, accept=None, use_q: bool = True,
+                groups=None) -> list[Run | None]:
     """Run every row of `inputs` [N, seq_len] (token ids) to its halt with continuous batching; one Run per row.
 
     Rows enter the batch in order; a row's result depends only on its own input and identifier (each row of the
     model's forward is independent of the others), so the outcome equals running it alone for the same number
     of segments. `accept(row, answer_tokens) -> bool`, when given, also halts a row whose answer it accepts;
     `use_q=False` ignores the Q head (halting on `accept` and `max_steps` only).
+
+    `groups` [N] (e.g. the puzzle of each row, when rows are views of puzzles): once `accept` accepts a row's
+    answer (checked after every segment, also on a row halting then for another reason), every other row of its
+    group stops too: those in the batch halt after this segment (their Run is the answer so far), those still
+    queued never run (their entry is None). Without `accept`, or with `fixed_steps`, groups change nothing.
     """
     cfg = model.config
     max_steps = cfg.halt_max_steps if max_steps is None else int(max_steps)
@@ -134,14 +159,20 @@ def run_batched(model, inputs: np.ndarray, puzzle_ids: np.ndarray | None = None,
     carry = model.initial_carry({"inputs": torch.zeros(B, length, dtype=torch.int64, device=device),
                                  "puzzle_identifiers": torch.zeros(B, dtype=torch.int32, device=device)})
     slots = [-1] * B  # the input row each slot is working on
-    queued = 0  # rows handed to a slot so far
+    queued = 0  # rows handed to a slot so far (or skipped: their group was answered)
     results: list[Run | None] = [None] * N
     traces: list[list[np.ndarray]] = [[] for _ in range(N)] if trace else []
+    group = None if groups is None or accept is None or fixed_steps else np.asarray(groups).tolist()
+    if group is not None and len(group) != N:
+        raise HrmkitError(f"run_batched: {len(group)} groups for {N} rows")
+    answered: set = set()  # groups one of whose rows was accepted
     while True:
         # Refill halted slots from the queue; drop those left empty once it runs dry.
         keep = []
         for pos, halted in enumerate(carry.halted.tolist()):
             if halted:
+                while group is not None and queued < N and group[queued] in answered:
+                    queued += 1  # a row of an answered group: never run
                 if queued == N:
                     continue
                 slots[pos], queued = queued, queued + 1
@@ -160,7 +191,12 @@ def run_batched(model, inputs: np.ndarray, puzzle_ids: np.ndarray | None = None,
             done = done | model.halts(q_halt, q_continue, halt_threshold)
         answers = out["logits"].argmax(-1).cpu().numpy()  # (B, L)
         if accept is not None and not fixed_steps:
-            accepted = [pos for pos, row in enumerate(slots) if not done[pos] and accept(row, answers[pos])]
+            # with groups, a row halting now for another reason may still answer its group
+            accepted = [pos for pos, row in enumerate(slots)
+                        if (group is not None or not done[pos]) and accept(row, answers[pos])]
+            if group is not None and accepted:
+                answered.update(group[slots[pos]] for pos in accepted)
+                accepted = [pos for pos, row in enumerate(slots) if group[row] in answered]  # and its siblings
             if accepted:
                 done[torch.tensor(accepted, device=done.device)] = True
         if trace:
@@ -231,6 +267,44 @@ def check_task(model, directory: Path, family: ModuleType, source: str) -> None:
                           f"{family.NAME} puzzles need {need} (a model of another task)")
 
 
+def evaluated_segments(directory: Path | None) -> tuple[int, Path] | None:
+    """(segments, report) of an `hrmkit eval` report kept in the model folder (metrics.json, eval/metrics.json,
+    ...: the names a model card reads its numbers from, `hrmkit.zoo.card.REPORT_NAMES`), or None."""
+    if directory is None:
+        return None
+    from hrmkit.zoo.card import REPORT_NAMES
+
+    for name in REPORT_NAMES:
+        path = Path(directory) / name
+        try:
+            report = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        segments = report.get("segments") if isinstance(report, dict) else None
+        if isinstance(segments, int) and not isinstance(segments, bool) and segments >= 1 \
+                and "exact_accuracy" in report:
+            return segments, path
+    return None
+
+
+def default_halting(config, directory: Path | None = None) -> tuple[bool, int | None, str]:
+    """How `hrmkit solve` halts a model's puzzles when no halting option is given: as `hrmkit eval` measured it,
+    so that the default solve gives the accuracy of the model's card. Returns (fixed_steps, max_steps, why).
+
+    `hrmkit eval` runs every puzzle a fixed number of segments (halt_max_steps, or its --steps) and scores the last
+    answer. A model trained with halting=fixed never learnt when to stop early (its Q head only estimates whether
+    the answer is right, and is often over-confident after one segment), so it solves with fixed segments: the
+    `segments` of an eval report in its folder (`evaluated_segments`), else halt_max_steps. A model trained with
+    halting=act learnt to halt (its Q head was trained for that), so it keeps the Q head (max_steps None: its
+    halt_max_steps)."""
+    if config.halting != "fixed":
+        return False, None, f"default for a halting={config.halting} model"
+    found = evaluated_segments(directory)
+    if found is not None:
+        return True, found[0], f"default for a halting=fixed model: as evaluated in {found[1]}"
+    return True, config.halt_max_steps, "default for a halting=fixed model: as evaluated"
+
+
 # ---------------------------------------------------------------------------------------------------- results
 @dataclass
 class Solved:
@@ -240,14 +314,17 @@ class Solved:
     status: str  # one of STATUSES
     solution: Any | None  # the family's grid (ARC: attempt 1)
     verified: bool
-    segments: float  # segments run (ARC: mean over the augmented copies)
-    confidence: float  # sigmoid(q_halt) at the answer (ARC: of the mean q_halt of attempt 1's voters)
-    token_prob: float
+    segments: float  # segments run (summed over the views run; ARC: mean over the augmented copies)
+    confidence: float  # sigmoid(q_halt) at the answer (views: mean over the views giving it; ARC: of the mean
+    #                    q_halt of attempt 1's voters)
+    token_prob: float  # (views: mean over the views giving the answer)
     part: int = 0  # ARC: test input index
     attempts: list | None = None  # ARC: [attempt_1, attempt_2] grids (original frame)
     votes: list[int] | None = None  # ARC: votes of the two attempts
-    trace: list | None = None  # the answer (family grid) after each segment
+    trace: list | None = None  # the answer (family grid) after each segment (views: of the chosen view)
     info: dict = field(default_factory=dict)
+    views: int = 1  # Sudoku/maze views run for this puzzle (--views; fewer than asked when one verified early)
+    view: int = 0  # the view whose answer was chosen (0: the puzzle as given)
 
 
 def _sigmoid(x: float) -> float:
@@ -280,26 +357,144 @@ def _grid_codec(family: ModuleType, cfg):
 HALT_ON = ("q", "verified", "either")
 
 
-def _solve_grids(records, family, model, halt_on: str = "q", **run) -> list[Solved]:
+# ---------------------------------------------------------------------------------------------------- views
+VIEW_FAMILIES = ("sudoku", "maze")
+MAZE_VIEWS = 8  # the dihedral group of the square
+
+
+@dataclass(frozen=True)
+class View:
+    """One symmetry under which a Sudoku or maze is solved (test-time scaling, `--views`).
+
+    `transform`: None (the identity), a `sudoku.Transform`, or a maze dihedral id 1..7 (`maze.dihedral`).
+    `apply` maps a puzzle (Sudoku: a `Sudoku` or a grid [81]; maze: an (H, W) grid) into the view; `invert` maps an
+    answer grid of the view back to the puzzle's frame, exactly (`invert(apply(g)) == g`). Sudoku: relabelling
+    digits, transposing and permuting bands, stacks and the rows/columns inside them keep a valid grid valid and
+    the givens given. Maze: a dihedral transform of an (H, W) maze is (H, W) or (W, H), walls, S and G move with
+    the cells and 4-neighbours stay neighbours, so a shortest S-G path maps to one; every canvas of `_grid_codec`
+    is square with sides >= max(H, W), so all 8 transforms fit every maze, square or not.
+    """
+
+    family: str
+    transform: Any = None
+
+    def apply(self, puzzle):
+        if self.transform is None:
+            return puzzle
+        if self.family == "sudoku":
+            from hrmkit.puzzles import sudoku
+
+            if isinstance(puzzle, sudoku.Sudoku):
+                return sudoku.Sudoku(sudoku.apply(self.transform, puzzle.grid))
+            return sudoku.apply(self.transform, np.asarray(puzzle))
+        from hrmkit.puzzles import maze
+
+        return maze.augment(np.asarray(puzzle), self.transform)
+
+    def invert(self, answer):
+        if self.transform is None or answer is None:
+            return answer
+        if self.family == "sudoku":
+            from hrmkit.puzzles import sudoku
+
+            return sudoku.invert(self.transform, np.asarray(answer))
+        from hrmkit.puzzles import maze
+
+        return maze.invert(np.asarray(answer), self.transform)
+
+
+def puzzle_views(family: str, k: int, seed: int = 0, key: int = 0) -> list[View]:
+    """The `k` views of one puzzle: the identity first, then k - 1 random symmetries drawn from (seed, key) (`key`:
+    the puzzle's index in its file or split, so a puzzle's views do not depend on batching or chunking). Sudoku:
+    uniform elements of its symmetry group (`sudoku.random_transform`); maze: k - 1 distinct dihedral transforms
+    other than the identity, in random order (so k <= 8: a repeated transform would repeat an answer)."""
+    if family not in VIEW_FAMILIES:
+        raise HrmkitError(f"--views is for Sudoku and mazes, not {family}"
+                          + ("; ARC votes over --augmentations K instead" if family == "arc" else ""))
+    if k < 1:
+        raise HrmkitError(f"--views must be >= 1, got {k}")
+    if family == "maze" and k > MAZE_VIEWS:
+        raise HrmkitError(f"--views {k}: a maze has {MAZE_VIEWS} views (the rotations and reflections of the "
+                          f"square), so --views is at most {MAZE_VIEWS} for mazes")
+    if seed < 0:
+        raise HrmkitError(f"--seed must be >= 0, got {seed}")
+    views = [View(family)]
+    if k == 1:
+        return views
+    rng = np.random.default_rng([seed, key])
+    if family == "sudoku":
+        from hrmkit.puzzles import sudoku
+
+        return views + [View(family, sudoku.random_transform(rng)) for _ in range(k - 1)]
+    return views + [View(family, int(t)) for t in rng.permutation(np.arange(1, MAZE_VIEWS))[: k - 1]]
+
+
+def choose_view(family: ModuleType, puzzle, answers: list, q_halts: list) -> tuple[int, bool]:
+    """(the view whose answer is taken, whether it verifies) from each view's answer mapped back to the puzzle's
+    frame (None: the view did not run or gave nothing) and its q_halt logit: the first view, in view order, whose
+    answer verifies; else the distinct answers are voted on, each weighted by the sum of sigmoid(q_halt) over the
+    views giving it, ties to the answer of the lowest view index (the chosen view is that lowest one)."""
+    for v, answer in enumerate(answers):
+        if answer is not None and family.verify(puzzle, answer):
+            return v, True
+    tally: dict[bytes, list] = {}  # answer -> [first view, summed confidence]
+    for v, (answer, q) in enumerate(zip(answers, q_halts)):
+        if answer is None:
+            continue
+        a = np.asarray(answer)
+        entry = tally.setdefault(repr(a.shape).encode() + a.astype(np.int64).tobytes(), [v, 0.0])
+        entry[1] += _sigmoid(float(q))
+    if not tally:
+        return 0, False
+    first, _ = max(tally.values(), key=lambda e: (e[1], -e[0]))
+    return first, False
+
+
+def _same(a, b) -> bool:
+    return a is not None and b is not None and np.shape(a) == np.shape(b) and bool(np.array_equal(a, b))
+
+
+def _solve_grids(records, family, model, halt_on: str = "q", views: int = 1, seed: int = 0,
+                 **run) -> list[Solved]:
     encode, decode = _grid_codec(family, model.config)
-    tokens = [encode(r.puzzle) for r in records]
-    runs: list = [None] * len(records)
+    per = [puzzle_views(family.NAME, views, seed, r.index) for r in records]
+    rows = [(i, v) for i, vs in enumerate(per) for v in range(len(vs))]  # puzzle-major: a puzzle's views together
+    shown = [per[i][v].apply(records[i].puzzle) for i, v in rows]  # each row's puzzle, as the model sees it
+    tokens = [encode(p) for p in shown]
+    runs: list = [None] * len(rows)
     for length in dict.fromkeys(len(t) for t in tokens):  # one batch run per canvas size, in order of appearance
-        rows = [i for i, t in enumerate(tokens) if len(t) == length]
+        part = [n for n, t in enumerate(tokens) if len(t) == length]
         accept = None
         if halt_on != "q":
-            def accept(row: int, answer: np.ndarray, rows=rows) -> bool:
-                puzzle = records[rows[row]].puzzle
-                return bool(family.verify(puzzle, decode(puzzle, answer)))
-        for i, res in zip(rows, run_batched(model, np.stack([tokens[i] for i in rows]), accept=accept,
-                                            use_q=halt_on != "verified", **run)):
-            runs[i] = res
+            def accept(row: int, answer: np.ndarray, part=part) -> bool:
+                i, v = rows[part[row]]
+                back = per[i][v].invert(decode(shown[part[row]], answer))
+                return bool(family.verify(records[i].puzzle, back))
+        groups = [rows[n][0] for n in part] if views > 1 else None
+        for n, res in zip(part, run_batched(model, np.stack([tokens[n] for n in part]), accept=accept,
+                                            use_q=halt_on != "verified", groups=groups, **run)):
+            runs[n] = res
     out = []
-    for r, res in zip(records, runs):
-        answer = decode(r.puzzle, res.tokens)
-        ok = bool(family.verify(r.puzzle, answer))
-        out.append(Solved(r.index, _status(ok), answer, ok, res.segments, _sigmoid(res.q_halt), res.token_prob,
-                          trace=[decode(r.puzzle, t) for t in res.trace] if res.trace is not None else None))
+    start = 0
+    for i, r in enumerate(records):
+        mine = range(start, start + len(per[i]))
+        start += len(per[i])
+        answers = [per[i][v].invert(decode(shown[n], runs[n].tokens)) if runs[n] is not None else None
+                   for v, n in enumerate(mine)]
+        q_halts = [runs[n].q_halt if runs[n] is not None else None for n in mine]
+        chosen, ok = choose_view(family, r.puzzle, answers, q_halts)
+        ran = [n for n in mine if runs[n] is not None]
+        res = runs[mine[chosen]]
+        voters = [runs[n] for v, n in enumerate(mine) if _same(answers[v], answers[chosen])]
+        trace = None
+        if res.trace is not None:
+            trace = [per[i][chosen].invert(decode(shown[mine[chosen]], t)) for t in res.trace]
+        info = {} if views == 1 else {"view_segments": [runs[n].segments if runs[n] is not None else 0
+                                                        for n in mine]}
+        out.append(Solved(r.index, _status(ok), answers[chosen], ok, sum(runs[n].segments for n in ran),
+                          float(np.mean([_sigmoid(x.q_halt) for x in voters])),
+                          float(np.mean([x.token_prob for x in voters])), trace=trace, info=info,
+                          views=len(ran), view=chosen))
     return out
 
 
@@ -376,15 +571,18 @@ def solve_with_model(records: list[Record], *, family: ModuleType, model: str | 
                      max_steps: int | None = None, fixed_steps: bool = False, trace: bool = False,
                      augmentations: int = ARC_AUGMENTATIONS, seed: int = 0, device: str = "auto",
                      source: str = "the file", halt_threshold: float | None = None,
-                     halt_on: str = "q", identifiers: str | Path | None = None) -> list[Solved]:
+                     halt_on: str | None = None, identifiers: str | Path | None = None,
+                     views: int = 1) -> list[Solved]:
     """Solve the parsed records (those with a puzzle) with the model `model` (folder or zoo name).
 
     One Solved per record in order (ARC: one per test input of each task). `info` of the first result also
-    holds the run's totals: seconds, rows, batch size. `halt_threshold` (a probability; None: the model config's)
-    sets per-puzzle halting on sigmoid(q_halt) > it (see `halts`); `halt_on` (q | verified | either, see the module
-    docstring) the halting signal; `identifiers` (ARC: a data set folder or its identifiers.json, hrmkit's or
-    the HRM authors') names the puzzle identifiers the model was trained with. Raises HrmkitError when the model's
-    task does not match.
+    holds the run's totals: seconds, rows, batch size, halting. `halt_threshold` (a probability; None: the model
+    config's) sets per-puzzle halting on sigmoid(q_halt) > it (see `halts`); `halt_on` (q | verified | either, see
+    the module docstring; None with no `halt_threshold` and no `fixed_steps`: as the model was evaluated, see
+    `default_halting`) the halting signal; `views` (Sudoku, mazes) the symmetric views solved per puzzle (see
+    "Test-time scaling" in the module docstring); `identifiers` (ARC: a data set folder or its identifiers.json,
+    hrmkit's or the HRM authors') names the puzzle identifiers the model was trained with. Raises HrmkitError when
+    the model's task does not match.
     """
     start = time.perf_counter()
     out: list[Solved] = []
@@ -393,11 +591,11 @@ def solve_with_model(records: list[Record], *, family: ModuleType, model: str | 
                                        max_steps=max_steps, fixed_steps=fixed_steps, trace=trace,
                                        augmentations=augmentations, seed=seed, device=device, source=source,
                                        halt_threshold=halt_threshold, halt_on=halt_on, identifiers=identifiers,
-                                       chunk=None, info=info):
+                                       views=views, chunk=None, info=info):
         out.extend(chunk)
     if out:
         out[0].info.update(seconds=time.perf_counter() - start, batch_size=info["batch_size"],
-                           device=info["device"])
+                           device=info["device"], halting=info["halting"])
     return out
 
 
@@ -405,19 +603,22 @@ def iter_solve_with_model(records: list[Record], *, family: ModuleType, model: s
                           batch_size: int | None = None, max_steps: int | None = None, fixed_steps: bool = False,
                           trace: bool = False, augmentations: int = ARC_AUGMENTATIONS, seed: int = 0,
                           device: str = "auto", source: str = "the file", halt_threshold: float | None = None,
-                          halt_on: str = "q", identifiers: str | Path | None = None, chunk: int | None = 0,
-                          info: dict | None = None):
+                          halt_on: str | None = None, identifiers: str | Path | None = None,
+                          chunk: int | None = 0, info: dict | None = None, views: int = 1):
     """`solve_with_model` in pieces: the model is loaded once, then the records are solved `chunk` at a time
     (0: four batches' worth; None: all at once) and each piece's Solved list is yielded as soon as it is done, in
     record order, so that a caller can print answers while the rest are computed. Each row's answer depends only
-    on its own input, so the pieces together equal one call. `info` (a dict) receives batch_size and device."""
+    on its own input, so the pieces together equal one call. `info` (a dict) receives batch_size, device and
+    halting (the halting used, in words)."""
     from hrmkit.api import resolve_device
 
     if identifiers is not None and family.NAME != "arc":
         raise HrmkitError("--identifiers is for ARC models (puzzle identifiers of augmented tasks)")
-    if halt_on not in HALT_ON:
+    if views != 1:
+        puzzle_views(family.NAME, views, seed)  # says now what is wrong with --views (ARC, > 8 for mazes, < 1)
+    if halt_on is not None and halt_on not in HALT_ON:
         raise HrmkitError(f"--halt-on must be one of {', '.join(HALT_ON)}, got {halt_on!r}")
-    if halt_on != "q" and family.NAME == "arc":
+    if halt_on not in (None, "q") and family.NAME == "arc":
         raise HrmkitError("--halt-on verified|either: ARC answers cannot be checked before the end (the test output "
                           "is what is asked); ARC halts on the Q head")
     from hrmkit.models import from_pretrained
@@ -428,8 +629,23 @@ def iter_solve_with_model(records: list[Record], *, family: ModuleType, model: s
     net = from_pretrained(directory, device=dev)
     check_task(net, directory, family, source)
     batch = batch_size or auto_batch_size(net, dev)
+    auto = halt_on is None and halt_threshold is None and not fixed_steps
+    default_fixed, default_steps, why = default_halting(net.config, directory)
+    if max_steps is not None and default_fixed:
+        why = "default for a halting=fixed model, segments from --max-steps"
+    if max_steps is None and net.config.halting == "fixed":
+        max_steps = default_steps
+    if auto and default_fixed:
+        fixed_steps = True
+    halt_on = halt_on or "q"
+    steps = net.config.halt_max_steps if max_steps is None else max_steps
+    halting = (f"fixed {steps} segments" if fixed_steps else
+               {"q": "Q head", "verified": "verified answer", "either": "Q head or verified answer"}[halt_on]
+               + f", at most {steps} segments")
+    if auto:
+        halting += f" ({why})"
     if info is not None:
-        info.update(batch_size=batch, device=str(dev))
+        info.update(batch_size=batch, device=str(dev), halting=halting)
     if not records:
         return
     run = dict(batch_size=batch, max_steps=max_steps, fixed_steps=fixed_steps, trace=trace,
@@ -437,13 +653,15 @@ def iter_solve_with_model(records: list[Record], *, family: ModuleType, model: s
     size = len(records) if chunk is None else (chunk or 4 * batch)
     if family.NAME == "arc":  # a task's rows are voted together: pieces of whole tasks
         size = max(1, size // max(1, augmentations * 2))
+    else:  # a puzzle's views run together: pieces of whole puzzles, about as many rows as before
+        size = max(1, size // views)
     for lo in range(0, len(records), size):
         piece = records[lo:lo + size]
         if family.NAME == "arc":
             yield _solve_arc(piece, net, directory, augmentations=augmentations, seed=seed, identifiers=identifiers,
                              **run)
         else:
-            yield _solve_grids(piece, family, net, halt_on=halt_on, **run)
+            yield _solve_grids(piece, family, net, halt_on=halt_on, views=views, seed=seed, **run)
 
 
 # ---------------------------------------------------------------------------------------------------- files

@@ -38,12 +38,24 @@ Statuses, model (--model NAME|DIR):
 confidence = sigmoid(q_halt) at the answer (the Q head's estimate that the answer is right);
 token_prob = mean over cells of the top softmax probability.
 \b
-Halting: a puzzle stops when its Q head says halt (HRM q_halt > q_continue, TRM q_halt > 0) or at
---max-steps (default: the model's halt_max_steps), and its batch slot takes the next puzzle.
---halt-threshold P halts on sigmoid(q_halt) > P instead (default: the model's halt_threshold, 0.5
+Halting, by default as `hrmkit eval` measured the model (so the default gives its card's accuracy):
+a model trained with halting: fixed runs every puzzle a fixed number of segments (the segments of an
+eval report in its folder, else its halt_max_steps); a model trained with halting: act stops a puzzle
+when its Q head says halt (HRM q_halt > q_continue, TRM q_halt > 0) or at --max-steps (default: its
+halt_max_steps). A stopped puzzle's batch slot takes the next puzzle. --halt-on q forces the Q head.
+--halt-threshold P halts on sigmoid(q_halt) > P (default: the model's halt_threshold, 0.5
 unless its config sets one; 0.5 is q_halt > 0, the HRM rule stays q_halt > q_continue at 0.5).
 --halt-on verified stops a Sudoku or maze at the first segment whose answer checks out (else at --max-steps).
---fixed-steps runs every puzzle to --max-steps, as the authors evaluate. --batch-size default:
+--fixed-steps runs every puzzle to --max-steps, as the authors evaluate. --max-steps alone sets the
+segments, not the halting.
+\b
+Test-time scaling (Sudoku, mazes): --views K solves each puzzle under K symmetric views in one batch
+(view 0 as given, the others random symmetries seeded by --seed: Sudoku relabellings, transposition,
+band/stack and row/column permutations; mazes rotations and reflections, K <= 8), maps each answer
+back, and takes the first view's that verifies, else the answer with the largest summed
+sigmoid(q_halt) (ties: the lowest view). With --halt-on verified a puzzle stops at its first verified
+view. segments then sums over the views run; --json/--csv add views (run) and view (the one taken).
+ARC has its own vote instead (--augmentations). --batch-size default:
 CPU 32768 token positions per batch (at most 512 rows); CUDA half the free memory over a per-row
 activation estimate.
 ARC: FILE is a task file, an ARC Prize collection (arc-agi_*_challenges.json; the
@@ -58,13 +70,15 @@ _MODEL_HELP = ("Statuses: verified (checked and right: Sudoku a full valid grid 
                "S-G path, ARC attempt 1 or 2 equals the test output from the file or its solutions), wrong (checked, "
                "not right), unverified (nothing to check against: an ARC test input without output), no-answer (ARC: "
                "nothing decoded to a grid), invalid (malformed puzzle, with --skip-invalid). confidence = "
-               "sigmoid(q_halt) at the answer; token_prob = mean over cells of the top softmax probability. A puzzle "
-               "halts when its Q head says so (HRM q_halt > q_continue, TRM q_halt > 0; see --halt-on) or at --max-steps, and its "
-               "batch slot takes the next puzzle.")
+               "sigmoid(q_halt) at the answer; token_prob = mean over cells of the top softmax probability. Halting "
+               "by default as the model was evaluated: a halting=fixed model runs fixed segments, a halting=act model "
+               "halts a puzzle when its Q head says so (HRM q_halt > q_continue, TRM q_halt > 0; see --halt-on) or at "
+               "--max-steps; a halted puzzle's batch slot takes the next puzzle.")
 
 EXACT_KEYS = ("index", "puzzle", "solution", "status", "verified")
 MODEL_KEYS = EXACT_KEYS + ("segments", "confidence", "token_prob")
 ARC_KEYS = ("test_index", "attempt_2", "votes")
+VIEW_KEYS = ("views", "view")  # with --views K > 1
 
 
 def _read(file: Path, format: str | None, skip_invalid: bool, solutions: Path | None):
@@ -87,7 +101,7 @@ def _one_line(module, grid) -> str | None:
     return None if grid is None else module.format_one_line(grid)
 
 
-def _rows(records, module, results, model: bool, trace: bool):
+def _rows(records, module, results, model: bool, trace: bool, views: int = 1):
     """One output dict per puzzle (ARC: per test input), invalid records included, in file order."""
     by_record: dict[int, list] = {}
     for res in results if model else []:
@@ -99,6 +113,8 @@ def _rows(records, module, results, model: bool, trace: bool):
             row = {**base, "solution": None, "status": "invalid", "verified": False}
             if model:
                 row.update(segments=None, confidence=None, token_prob=None)
+                if views > 1:
+                    row.update(views=None, view=None)
             yield record, row, None
             continue
         if not model:
@@ -114,6 +130,8 @@ def _rows(records, module, results, model: bool, trace: bool):
             if module.NAME == "arc":
                 row.update(test_index=res.part, attempt_2=_one_line(module, res.attempts[1] if res.attempts else None),
                            votes=res.votes)
+            if views > 1:
+                row.update(views=res.views, view=res.view)
             if trace:
                 row["trace"] = [_one_line(module, g) for g in res.trace or []]
             yield record, row, res
@@ -129,8 +147,9 @@ def _pretty(record, row, res, module) -> str:
         mark = "verified" if row["verified"] else "not verified"
         grid = res.solution if res.solution is not None else record.puzzle
         return f"{head}: {row['status']}, {mark}\n{module.format_pretty(grid)}\n"
-    lines = [f"{head}: {row['status']}, {res.segments:g} segments, confidence {res.confidence:.3f}, "
-             f"token_prob {res.token_prob:.3f}"]
+    spent = f"{res.segments:g} segments" + (f" over {row['views']} views (answer of view {row['view']})"
+                                            if "views" in row else "")
+    lines = [f"{head}: {row['status']}, {spent}, confidence {res.confidence:.3f}, token_prob {res.token_prob:.3f}"]
     for k, grid in enumerate(res.trace or [], 1):
         lines += [f"## after segment {k}", module.format_pretty(grid) if grid is not None else "(no grid)"]
     if module.NAME == "arc":
@@ -164,10 +183,14 @@ def solve(
     halt_threshold: Annotated[Optional[float], typer.Option(
         "--halt-threshold", help="Halt a puzzle once sigmoid(q_halt) > P (default: the model's "
         "halt_threshold).")] = None,
-    halt_on: Annotated[str, typer.Option(
+    halt_on: Annotated[Optional[str], typer.Option(
         "--halt-on", help="q: the Q head (the authors' rule); verified: stop a Sudoku/maze at the first segment "
         "whose answer checks out (at least the --fixed-steps accuracy, far fewer segments); either: the first "
-        "of the two.")] = "q",
+        "of the two. Default: as the model was evaluated (halting=fixed models: fixed segments; else q).")] = None,
+    views: Annotated[int, typer.Option(
+        "--views", help="Sudoku/maze: solve each puzzle under K symmetric views (the identity first, the others "
+        "seeded by --seed; mazes: K <= 8) and keep the first verified answer, else the Q-weighted vote "
+        "(1: off).")] = 1,
     batch_size: Annotated[Optional[int], typer.Option(
         "--batch-size", help="Puzzles in flight at once (default: chosen for the machine).")] = None,
     trace: Annotated[bool, typer.Option(
@@ -182,7 +205,7 @@ def solve(
         "puzzle identifiers the model learned (default: found beside the model or its run).")] = None,
     augmentations: Annotated[int, typer.Option(
         help="ARC: augmented copies voted per test input (the identity included).")] = 8,
-    seed: Annotated[int, typer.Option(help="Seed of the ARC augmentations.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the ARC augmentations and of the --views symmetries.")] = 0,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N.")] = "auto",
 ) -> None:
     if solver == "exact" and model is not None:
@@ -201,6 +224,10 @@ def solve(
         raise HrmkitError(f"--halt-threshold must be a probability in (0, 1), got {halt_threshold}")
     if augmentations < 1:
         raise HrmkitError(f"--augmentations must be >= 1, got {augmentations}")
+    if views < 1:
+        raise HrmkitError(f"--views must be >= 1, got {views}")
+    if seed < 0:
+        raise HrmkitError(f"--seed must be >= 0, got {seed}")
     if solver == "model":
         from hrmkit.api import resolve_device
 
@@ -223,7 +250,8 @@ def solve(
     if solver == "exact":
         for flag, used in (("--trace", trace), ("--fixed-steps", fixed_steps), ("--max-steps", max_steps),
                            ("--batch-size", batch_size), ("--halt-threshold", halt_threshold is not None),
-                           ("--halt-on", halt_on != "q"), ("--identifiers", identifiers is not None)):
+                           ("--halt-on", halt_on not in (None, "q")), ("--identifiers", identifiers is not None),
+                           ("--views", views != 1)):
             if used:
                 raise HrmkitError(f"{flag} is for --model solving, not the exact solver")
         if not hasattr(module, "solve_exact"):
@@ -238,7 +266,7 @@ def solve(
                                        max_steps=max_steps, fixed_steps=fixed_steps, trace=trace,
                                        augmentations=augmentations, seed=seed, device=device, source=str(file),
                                        halt_threshold=halt_threshold, halt_on=halt_on, identifiers=identifiers,
-                                       info=info)
+                                       views=views, info=info)
 
     is_model = solver == "model"
     any_invalid = any(r.puzzle is None for r in records)
@@ -246,7 +274,8 @@ def solve(
     keys: list[str] = []
     if as_csv:
         keys = list(MODEL_KEYS if is_model else EXACT_KEYS) + (list(ARC_KEYS) if is_model and module.NAME == "arc"
-                                                              else []) + (["line", "error"] if any_invalid else [])
+                                                              else []) + (list(VIEW_KEYS) if views > 1 else []) + \
+            (["line", "error"] if any_invalid else [])
         writer = csv.DictWriter(sys.stdout, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
 
     def emit(row_items) -> None:
@@ -279,8 +308,8 @@ def solve(
         else:
             upto = next(k for k, r in enumerate(pending) if r.puzzle is not None) + 1
         done, pending = pending[:upto], pending[upto:]
-        emit(_rows(done, module, chunk, is_model, trace))
-    emit(_rows(pending, module, [], is_model, trace))  # trailing invalid records
+        emit(_rows(done, module, chunk, is_model, trace, views))
+    emit(_rows(pending, module, [], is_model, trace, views))  # trailing invalid records
     if submission is not None:
         from hrmkit.solve import write_submission
 
@@ -292,9 +321,12 @@ def solve(
         mean = sum(r.segments for r in results) / n
         invalid = sum(r.puzzle is None for r in records)
         left_out = f" ({invalid} invalid task{'s' * (invalid != 1)} left out)" if invalid else ""
-        typer.echo(f"{n} answers, {verified} verified, {mean:.2f} segments on average, "
+        spent = f"{mean:.2f} segments on average"
+        if views > 1:
+            spent += f" ({sum(r.views for r in results) / n:.2f} of {views} views)"
+        typer.echo(f"{n} answers, {verified} verified, {spent}, "
                    f"{seconds:.2f} s ({n / max(seconds, 1e-9):.1f} puzzles/s, batch "
-                   f"{info['batch_size']} on {info['device']})" +
+                   f"{info['batch_size']} on {info['device']}; halting: {info['halting']})" +
                    (f"; submission: {submission}{left_out}" if submission else ""), err=True)
 
 

@@ -403,9 +403,10 @@ def render(facts: CardFacts, template: Path = TEMPLATE) -> str:
                       "and learned row/column/box embeddings (`attn_mask: sudoku_peers`). This, not the generic "
                       "architecture, is what lets it learn in minutes on a CPU; it works only for 9x9 Sudoku.")
     if cfg.get("halting") == "fixed":
-        limits.append(f"Trained and evaluated with a fixed {cfg.get('halt_max_steps', '?')} segments; per-puzzle "
-                      "halting (`hrmkit solve` default) stops earlier and is less accurate: use `--fixed-steps` "
-                      "or `--halt-threshold 0.97` (benchmarks/RESULTS-solve.md).")
+        limits.append(f"Trained and evaluated with a fixed {cfg.get('halt_max_steps', '?')} segments, which is "
+                      "also how `hrmkit solve` runs it by default; halting on its Q head (`--halt-on q`) stops "
+                      "earlier and is less accurate, `--halt-on verified` stops at the first checked answer "
+                      "(benchmarks/RESULTS-solve.md).")
     limits.append("Reported numbers are those of the source named beside each; only numbers with the source "
                   "'hrmkit eval report' were measured by hrmkit on these weights.")
     fields = {
