@@ -6,6 +6,10 @@ each; ``--code DIR`` runs another checkout (e.g. ``git worktree add /tmp/arc-old
 
     PYTHONPATH=. python benchmarks/data_build.py [--source FILE] [--bases 1000] [--augment 1000] [--out DIR]
     PYTHONPATH=. python benchmarks/data_build.py --task arc --augment 100 [--code /tmp/arc-old] [--validate]
+    PYTHONPATH=. python benchmarks/data_build.py --task sudoku-generate --count 20000 [--min-guesses 1]
+
+``--task sudoku-generate``: generated puzzles per second (train --count + test 10 %), minimal ones (``--minimal``)
+with ``--min-guesses G`` (issue 14: puzzles that need search), and the same build without the band beside it.
 
 Targets (issue 3): build < 2 min and < 2 GB; validate < 2 min. Results go to benchmarks/RESULTS-data.md.
 """
@@ -15,12 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HRMKIT_SHARED", REPO.parent / "shared"))
@@ -59,7 +66,9 @@ def run(args: list[str], code: Path = REPO) -> tuple[float, float, str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--task", choices=("sudoku", "arc"), default="sudoku")
+    ap.add_argument("--task", choices=("sudoku", "arc", "sudoku-generate"), default="sudoku")
+    ap.add_argument("--count", type=int, default=20000, help="sudoku-generate: training puzzles (test: 10 %%)")
+    ap.add_argument("--min-guesses", type=int, default=1, help="sudoku-generate: the band's minimum")
     ap.add_argument("--source", default=None, help="sudoku: a puzzle list; arc: a folder (default: ARC-AGI-1)")
     ap.add_argument("--bases", type=int, default=1000)
     ap.add_argument("--augment", type=int, default=1000)
@@ -72,6 +81,8 @@ def main() -> None:
     out = Path(opts.out or Path(tmp) / f"{opts.task}-bench").resolve()
     code = opts.code.resolve()
     try:
+        if opts.task == "sudoku-generate":
+            return generate_bench(opts, out, code)
         if opts.task == "sudoku":
             source = opts.source or str(SHARED / "data" / "sudoku" / "magictour_top1465.txt")
             build_args = ["data", "build", "sudoku", "--out", str(out), "--source", source, "--test-fraction",
@@ -98,6 +109,30 @@ def main() -> None:
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def generate_bench(opts, out: Path, code: Path) -> None:
+    """Puzzles/s of `hrmkit data build sudoku --source generate --minimal`, with and without --min-guesses."""
+    n_test = max(1, opts.count // 10)
+    base = ["data", "build", "sudoku", "--out", str(out), "--source", "generate", "--count", str(opts.count),
+            "--test-source", "generate", "--test-count", str(n_test), "--minimal", "--seed", "0", "--overwrite"]
+    print(f"cpus: {os.cpu_count()}  python: {sys.version.split()[0]}  load average before: {os.getloadavg()[0]:.2f}"
+          f"  code: {code}")
+    print(f"command: PYTHONPATH=. python benchmarks/data_build.py --task sudoku-generate --count {opts.count} "
+          f"--min-guesses {opts.min_guesses}")
+    n = opts.count + n_test
+    for label, extra in ((f"--minimal --min-guesses {opts.min_guesses}", ["--min-guesses", str(opts.min_guesses)]),
+                         ("--minimal", [])):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall, peak, _ = run(base + extra, code)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        build = json.loads((out / "provenance.json").read_text())["build"]
+        ratings = np.concatenate([np.load(out / s / "all__ratings.npy") for s in ("train", "test")])
+        # CPU seconds are the figure that holds on a shared machine (wall time is what the scheduler left us)
+        print(f"{label:<28} {n:,} puzzles: {n / cpu:5.0f} puzzles per CPU second (process CPU {cpu:.1f} s, wall "
+              f"{wall:.1f} s, of which build {build['seconds']:.1f} s; peak {peak:.0f} MiB); "
+              f"{np.mean(ratings >= opts.min_guesses):.1%} with >= {opts.min_guesses} guesses, mean {ratings.mean():.1f}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,26 @@ def _range(text: Optional[str], name: str):
         raise HrmkitError(f"--{name} {text!r}: expected N or MIN-MAX") from None
 
 
+def _guesses(rating: Optional[str], lo: Optional[int], hi: Optional[int], prefix: str):
+    """The band of solver guesses (min, max or None) from --rating MIN-MAX or --min-guesses / --max-guesses."""
+    if rating is not None:
+        if lo is not None or hi is not None:
+            raise HrmkitError(f"--rating {rating} and --min-guesses/--max-guesses: --rating MIN-MAX is "
+                              f"--min-guesses MIN --max-guesses MAX; give one of the two spellings")
+        band = _range(rating, "rating")
+        lo, hi = (band, band) if isinstance(band, int) else band
+        if lo > hi:
+            raise HrmkitError(f"--rating {rating}: MIN is above MAX")
+    if lo is None and hi is None:
+        return None
+    for name, value in ((f"{prefix}min-guesses", lo), (f"{prefix}max-guesses", hi)):
+        if value is not None and value < 0:
+            raise HrmkitError(f"--{name} must be >= 0, got {value}")
+    if lo is not None and hi is not None and lo > hi:
+        raise HrmkitError(f"--{prefix}min-guesses {lo} is above --{prefix}max-guesses {hi}: no puzzle fits")
+    return (lo or 0, hi)
+
+
 @app.command()
 def build(
     task: Annotated[str, typer.Argument(help="sudoku | maze | arc")],
@@ -38,8 +58,27 @@ def build(
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
     count: Annotated[Optional[int], typer.Option(help="generate: training puzzles to generate.")] = None,
     test_count: Annotated[Optional[int], typer.Option(help="generate as --test-source: test puzzles to generate.")] = None,
-    givens: Annotated[Optional[str], typer.Option(help="Sudoku generate: givens N or MIN-MAX.")] = None,
-    rating: Annotated[Optional[str], typer.Option(help="Sudoku generate: solver guesses MIN-MAX.")] = None,
+    givens: Annotated[Optional[str], typer.Option(help="Sudoku generate: carve down to N or MIN-MAX givens "
+                                                       "(default: --minimal).")] = None,
+    minimal: Annotated[Optional[bool], typer.Option("--minimal/--no-minimal", help=(
+        "Sudoku generate: carve until every given is needed (removing any one leaves several solutions); "
+        "the default without --givens."))] = None,
+    min_guesses: Annotated[Optional[int], typer.Option(help=(
+        "Sudoku generate: keep puzzles whose exact solver needs at least N guesses (0: singles alone solve it; "
+        "any search counts 2 or more)."))] = None,
+    max_guesses: Annotated[Optional[int], typer.Option(help="Sudoku generate: at most N guesses.")] = None,
+    rating: Annotated[Optional[str], typer.Option(help="Sudoku generate: MIN-MAX (or N), the older spelling of "
+                                                       "--min-guesses MIN --max-guesses MAX.")] = None,
+    test_givens: Annotated[Optional[str], typer.Option(help=(
+        "Sudoku generate as --test-source: the test puzzles' givens (--test-givens or --test-minimal replace "
+        "--givens / --minimal there)."))] = None,
+    test_minimal: Annotated[Optional[bool], typer.Option("--test-minimal/--no-test-minimal", help=(
+        "Sudoku generate as --test-source: minimal test puzzles."))] = None,
+    test_min_guesses: Annotated[Optional[int], typer.Option(help=(
+        "Sudoku generate as --test-source: their guesses band, with --test-max-guesses (default: the training "
+        "band)."))] = None,
+    test_max_guesses: Annotated[Optional[int], typer.Option(help="Sudoku generate as --test-source: at most N "
+                                                                 "guesses.")] = None,
     size: Annotated[int, typer.Option(help="Maze generate: side of the maze.")] = 30,
     min_length: Annotated[int, typer.Option(help="Maze generate: minimum shortest-path length.")] = 0,
     loops: Annotated[float, typer.Option(help="Maze generate (lattice): fraction of inner walls knocked down.")] = 0.1,
@@ -59,10 +98,10 @@ def build(
 
     options: dict = {}
     if task == "sudoku":
-        rating_range = _range(rating, "rating")
-        if isinstance(rating_range, int):
-            rating_range = (rating_range, rating_range)
-        options = {"givens": _range(givens, "givens"), "rating": rating_range}
+        options = {"givens": _range(givens, "givens"), "minimal": minimal,
+                   "rating": _guesses(rating, min_guesses, max_guesses, ""),
+                   "test_givens": _range(test_givens, "test-givens"), "test_minimal": test_minimal,
+                   "test_rating": _guesses(None, test_min_guesses, test_max_guesses, "test-")}
     elif task == "maze":
         options = {"size": size, "min_length": min_length, "loops": loops, "style": style, "density": density,
                    "test_size": test_size, "test_min_length": test_min_length}

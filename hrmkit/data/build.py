@@ -49,7 +49,7 @@ class BuildParams:
     count: int | None = None  # `generate`: training puzzles to generate
     test_count: int | None = None  # `generate` as test source: test puzzles to generate
     leak_check: bool = True  # Sudoku: drop training puzzles equivalent (up to symmetry) to a test puzzle
-    family_options: dict = field(default_factory=dict)  # sudoku: givens, rating; maze: size, min_length, loops
+    family_options: dict = field(default_factory=dict)  # sudoku: givens, rating, minimal, test_*; maze: size, ...
 
     def check(self, task: str) -> None:
         if task not in TASKS:
@@ -113,9 +113,11 @@ def _build_locked(task: str, out: Path, params: BuildParams, overwrite: bool, lo
     result = recipe(params, log)
     dropped = result.stats.get("dropped_equivalent_to_test")
     if dropped:
+        replaced = result.stats.get("generated_in_place_of_dropped")
         log(f"note: dropped {dropped} training puzzle{'s' * (dropped != 1)} equivalent to a test puzzle (same up to "
             f"the Sudoku symmetries; recorded as build.dropped_equivalent_to_test in provenance.json; "
-            f"--no-leak-check keeps them)")
+            f"--no-leak-check keeps them)"
+            + (f"; generated {replaced} more of the same seeded stream in their place" if replaced else ""))
     prov = provenance(task, params, result.sources, {"build": {**result.stats, "seconds": None}})
 
     def timed() -> dict:  # called by the writer once the arrays are written (a streamed build encodes then)

@@ -7,12 +7,17 @@ optional transpose, band / row-in-band / stack / column-in-stack orders). Buildi
 ``as_transform(row)`` turns a stored row back into the family's ``Transform`` (to invert a model's answer);
 tests check both paths give the same grids.
 
-Leakage: a training puzzle whose canonical form (``sudoku.canonical``) equals a test puzzle's is dropped. The
-canonical form costs ~1 ms, so it is computed only where a cheap invariant (numbers of givens per digit, box,
-row and column, as sorted multisets) already collides with a test puzzle's.
+Leakage: a training puzzle whose canonical form (``sudoku.canonical``) equals a test puzzle's is dropped (the
+build says how many on stderr and records ``build.dropped_equivalent_to_test`` in provenance.json); generated
+training puzzles dropped so are replaced by the next ones of their seeded stream, so that ``--count`` holds.
+The canonical form costs ~1 ms, so it is computed only where a cheap invariant (numbers of givens per digit,
+box, row and column, as sorted multisets) already collides with a test puzzle's.
 """
 
 from __future__ import annotations
+
+import itertools
+from typing import Iterator
 
 import numpy as np
 
@@ -155,14 +160,73 @@ class LeakIndex:
 # ---------------------------------------------------------------------------------------------- reading
 
 
+class _Generated(list):
+    """Generated items, with ``more``: the rest of their seeded stream (to replace dropped training puzzles)."""
+
+    more: Iterator[Item]
+
+
+# the generator options of each split: the `family_options` keys (CLI spelling in the errors)
+GENERATOR_OPTIONS = {
+    "train": {"givens": "--givens", "rating": "--min-guesses/--max-guesses (--rating)", "minimal": "--minimal"},
+    "test": {"test_givens": "--test-givens", "test_rating": "--test-min-guesses/--test-max-guesses",
+             "test_minimal": "--test-minimal"},
+}
+
+
+def generator_options(opts: dict, role: str) -> dict:
+    """The ``sudoku.generate`` arguments (givens, rating, minimal) of a split from the build's family options.
+
+    The test split takes the training split's unless it has its own: ``test_givens`` / ``test_minimal``
+    replace the shape (givens or minimal), ``test_rating`` the band of guesses. ``minimal`` False (the CLI's
+    --no-minimal) needs ``givens``: without them the generator carves every puzzle to a minimal one."""
+    givens, rating, minimal = opts.get("givens"), opts.get("rating"), opts.get("minimal")
+    names = GENERATOR_OPTIONS["train"]
+    if role == "test":
+        if opts.get("test_givens") is not None or opts.get("test_minimal") is not None:
+            givens, minimal = opts.get("test_givens"), opts.get("test_minimal")
+            names = {**names, "givens": "--test-givens", "minimal": "--test-minimal"}
+        if opts.get("test_rating") is not None:
+            rating = opts["test_rating"]
+    minimal_flag, no_minimal = names["minimal"], names["minimal"].replace("--", "--no-", 1)
+    if givens is not None and minimal:
+        raise HrmkitError(f"{names['givens']} and {minimal_flag} contradict each other: {names['givens']} carves "
+                          f"down to that many givens, {minimal_flag} until every given is needed; give one")
+    if givens is None and minimal is False:
+        raise HrmkitError(f"{no_minimal} needs {names['givens']} N or MIN-MAX: without it every puzzle is "
+                          f"carved until each given is needed (minimal)")
+    return {"givens": None if givens is None else (givens if isinstance(givens, int) else tuple(givens)),
+            "rating": None if rating is None else tuple(rating), "minimal": bool(minimal)}
+
+
+def check_generator_options(params: BuildParams) -> None:
+    """A generator option for a split that is not generated is refused (it would be ignored)."""
+    opts = params.family_options
+    train_generated, test_generated = params.source[0] == "generate", params.test_source == "generate"
+    for role, applies in (("train", train_generated or test_generated), ("test", test_generated)):
+        given = [flag for key, flag in GENERATOR_OPTIONS[role].items() if opts.get(key) is not None]
+        if given and not applies:
+            what = ("neither split is generated (--source generate, --test-source generate)" if role == "train"
+                    else "the test split is not generated (--test-source generate)")
+            raise HrmkitError(f"{', '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to generated puzzles "
+                              f"only, but {what}")
+    if train_generated:
+        generator_options(opts, "train")
+    if test_generated:
+        generator_options(opts, "test")
+
+
 def _items(source: src.Source, role: str, params: BuildParams, seed_offset: int) -> list[Item]:
     from hrmkit.puzzles import sudoku
 
     if source.kind == "generate":
         n = generate_count(params, role)
-        opts = params.family_options
-        made = sudoku.generate(n, givens=opts.get("givens"), rating=opts.get("rating"), seed=params.seed + seed_offset)
-        return [Item(f"generate#{i}", p.grid, p.answer, p.rating) for i, p in enumerate(made)]
+        stream = sudoku.generate_iter(**generator_options(params.family_options, role),
+                                      seed=params.seed + seed_offset)
+        items = (Item(f"generate#{i}", p.grid, p.answer, p.rating) for i, p in enumerate(stream))
+        made = _Generated(itertools.islice(items, n))
+        made.more = items
+        return made
     path = source.files[role if source.kind == "hf" else "file"]
     records = sudoku.read(path)  # raises "FILE:LINE: ..." on the first bad entry
     if not records:
@@ -193,6 +257,7 @@ def _solve(items: list[Item]) -> int:
 
 
 def build_sudoku(params: BuildParams, log: Log) -> RecipeResult:
+    check_generator_options(params)
     rng = np.random.default_rng(params.seed)
     source, test_source, train_pool, test_pool = source_pools(params, _items, rng)
     log(f"sudoku: {len(train_pool)} training candidates, {len(test_pool)} test puzzles")
@@ -202,8 +267,9 @@ def build_sudoku(params: BuildParams, log: Log) -> RecipeResult:
     leak = LeakIndex(test_grids) if params.leak_check else None
     want = params.subsample or len(train_pool)
     order, chosen, dropped = subsample_order(params, len(train_pool), rng), [], 0
-    for start in range(0, len(order), 4096):
-        block = order[start : start + 4096]
+
+    def take(block: np.ndarray) -> None:
+        nonlocal dropped
         grids = np.stack([train_pool[i].puzzle for i in block])
         bad = leak.leaks(grids) if leak is not None else np.zeros(len(block), bool)
         for i, b in zip(block, bad):
@@ -213,8 +279,24 @@ def build_sudoku(params: BuildParams, log: Log) -> RecipeResult:
                 dropped += 1
             else:
                 chosen.append(int(i))
+
+    for start in range(0, len(order), 4096):
+        take(order[start : start + 4096])
         if len(chosen) == want:
             break
+    # generated training puzzles: the dropped ones are replaced by the next puzzles of the same seeded stream,
+    # so that --count (or --subsample) holds; the result is still a function of the parameters alone
+    replaced = 0
+    more = getattr(train_pool, "more", None)
+    while len(chosen) < want and more is not None:
+        if replaced >= 10 * want + 1000:
+            raise HrmkitError(f"gave up replacing training puzzles equivalent to a test puzzle: {dropped} dropped, "
+                              f"{replaced} generated in their place")
+        block = list(itertools.islice(more, want - len(chosen)))
+        first = len(train_pool)
+        train_pool.extend(block)
+        replaced += len(block)
+        take(np.arange(first, len(train_pool)))
     if len(chosen) < want and params.subsample:
         raise HrmkitError(f"only {len(chosen)} training puzzles are not equivalent to a test puzzle; --subsample {want}")
     bases = [train_pool[i] for i in sorted(chosen)]
@@ -223,7 +305,8 @@ def build_sudoku(params: BuildParams, log: Log) -> RecipeResult:
     train = _encode(bases, params.augment, rng)
     test = _encode(test_pool, 0, rng)
     stats = {"train_bases": len(bases), "test_puzzles": len(test_pool), "solved_by_hrmkit": solved,
-             "dropped_equivalent_to_test": dropped, "leak_check": params.leak_check}
+             "dropped_equivalent_to_test": dropped, "generated_in_place_of_dropped": replaced,
+             "leak_check": params.leak_check}
     sources = {"train": source.record(), "test": test_source.record()}
     return RecipeResult(family(), {"train": train, "test": test}, sources, stats=stats)
 

@@ -15,8 +15,10 @@ pure Python (``_sudoku_py``); both give identical results.
 from __future__ import annotations
 
 import csv
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -456,57 +458,86 @@ def _random_solution(rng: np.random.Generator) -> np.ndarray:
 
 def _carve(solution: np.ndarray, target: int, rng: np.random.Generator) -> np.ndarray:
     """Remove givens in random order, keeping each removal only if the solution stays unique, until
-    ``target`` givens remain (or no more can go: then fewer than 81 - target were removed)."""
-    g = solution.copy()
+    ``target`` givens remain (or no more can go: then fewer than 81 - target were removed).
+
+    With ``target`` 0 every cell is tried once and the result is minimal: a given kept was needed when it was
+    tried, and removing more givens afterwards only adds solutions to the puzzle without it."""
+    g = bytearray(solution.astype(np.int8).tobytes())  # the kernel reads any buffer: no numpy per removal
     givens = 81
-    for cell in rng.permutation(81):
+    for cell in rng.permutation(81).tolist():
         if givens <= target:
             break
         keep = g[cell]
         g[cell] = 0
-        if count_solutions(g, 2)[0] == 1:
+        if _kernels.solve(g, 2)[0] == 1:
             givens -= 1
         else:
             g[cell] = keep
-    return g
+    return np.frombuffer(bytes(g), dtype=np.int8).copy()
+
+
+def generate_iter(
+    *,
+    givens: int | tuple[int, int] | None = None,
+    rating: tuple[float, float | None] | None = None,
+    minimal: bool = False,
+    seed: int = 0,
+    max_tries: int = 1000,
+) -> Iterator[Sudoku]:
+    """The endless seeded stream of puzzles that ``generate`` takes its first ``n`` from (same arguments):
+    ``generate(n + k)`` starts with ``generate(n)``, so a caller can draw more of the same stream."""
+    lo = hi = 0
+    if givens is not None:
+        if minimal:
+            raise HrmkitError(f"givens={givens} and minimal: a minimal puzzle keeps only the givens it needs "
+                              f"(as many as that is); give one of them")
+        lo, hi = (givens, givens) if isinstance(givens, int) else givens
+        if not 17 <= lo <= hi <= 81:
+            raise HrmkitError(f"givens must be within 17..81 (min <= max), got {givens}")
+    r_lo, r_hi = rating if rating is not None else (0, None)
+    if r_lo < 0 or (r_hi is not None and r_hi < r_lo):
+        raise HrmkitError(f"the guesses band must be 0 <= min <= max, got {r_lo}..{r_hi}")
+    return _stream(givens is not None, lo, hi, rating is not None, r_lo, r_hi, seed, max_tries)
+
+
+def _stream(carve_to: bool, lo: int, hi: int, banded: bool, r_lo: float, r_hi: float | None, seed: int,
+            max_tries: int) -> Iterator[Sudoku]:
+    rng = np.random.default_rng(seed)
+    while True:
+        for _try in range(max_tries):
+            target = int(rng.integers(lo, hi + 1)) if carve_to else 0
+            solution = _random_solution(rng)
+            grid = _carve(solution, target, rng)
+            if carve_to and (grid > 0).sum() != target:
+                continue  # this grid cannot be carved down to the target: draw another
+            guesses = solve_exact(grid).info["guesses"]
+            if banded and not (r_lo <= guesses and (r_hi is None or guesses <= r_hi)):
+                continue
+            yield Sudoku(grid, answer=solution, rating=guesses, source=f"hrmkit.generate(seed={seed})")
+            break
+        else:
+            shape = f"{lo}-{hi} givens" if carve_to else "minimal"
+            band = f"{r_lo}-{'' if r_hi is None else r_hi} guesses" if banded else "any guesses"
+            raise HrmkitError(f"could not generate a Sudoku ({shape}, {band}) in {max_tries} tries")
 
 
 def generate(
     n: int,
     *,
     givens: int | tuple[int, int] | None = None,
-    rating: tuple[float, float] | None = None,
+    rating: tuple[float, float | None] | None = None,
+    minimal: bool = False,
     seed: int = 0,
     max_tries: int = 1000,
 ) -> list[Sudoku]:
     """``n`` puzzles with a unique solution (kept as ``answer``), reproducible from ``seed``.
 
     ``givens``: an exact number of givens, or an inclusive (min, max) range drawn uniformly per puzzle; None
-    carves as far as possible (a minimal puzzle). ``rating``: inclusive (min, max) band of solver guesses
-    (kept as each puzzle's ``rating``); candidates outside it are discarded (``max_tries`` candidates per
-    puzzle, then HrmkitError).
+    carves as far as possible: a minimal puzzle (every given needed: without any one of them the solution is
+    not unique). ``minimal=True`` asks for that explicitly and refuses ``givens``. ``rating``: inclusive
+    (min, max) band of exact-solver guesses (``max`` None: no upper bound; 0 = solved by singles alone, a
+    puzzle that needs search has at least 2), kept as each puzzle's ``rating``; candidates outside it are
+    discarded (``max_tries`` candidates per puzzle, then HrmkitError).
     """
-    if givens is not None:
-        lo, hi = (givens, givens) if isinstance(givens, int) else givens
-        if not 17 <= lo <= hi <= 81:
-            raise HrmkitError(f"givens must be within 17..81 (min <= max), got {givens}")
-    rng = np.random.default_rng(seed)
-    out: list[Sudoku] = []
-    for _ in range(n):
-        for _try in range(max_tries):
-            target = 0 if givens is None else int(rng.integers(lo, hi + 1))
-            solution = _random_solution(rng)
-            grid = _carve(solution, target, rng)
-            if givens is not None and (grid > 0).sum() != target:
-                continue  # this grid cannot be carved down to the target: draw another
-            guesses = solve_exact(grid).info["guesses"]
-            if rating is not None and not rating[0] <= guesses <= rating[1]:
-                continue
-            out.append(Sudoku(grid, answer=solution, rating=guesses, source=f"hrmkit.generate(seed={seed})"))
-            break
-        else:
-            raise HrmkitError(
-                f"could not generate a Sudoku with givens={givens} and rating={rating} in {max_tries} tries"
-            )
-    return out
-
+    return list(itertools.islice(generate_iter(givens=givens, rating=rating, minimal=minimal, seed=seed,
+                                               max_tries=max_tries), n))
