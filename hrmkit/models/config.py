@@ -261,6 +261,12 @@ PRESETS: dict[str, dict[str, Any]] = {
                  H_layers=1, L_layers=1, H_cycles=2, L_cycles=2, halt_max_steps=4, puzzle_emb_ndim=0,
                  pos_encodings="sudoku_rcb", attn_mask="sudoku_peers", grad_cycles=1, loss_on="blanks",
                  halting="fixed"),
+    # The CPU recipe for Sudoku that needs search (benchmarks/sudoku_search/RESULTS.md): the demo's model run for
+    # 16 fixed segments (deep supervision on each), trained easy-to-hard (pipelines/sudoku-search-cpu).
+    "sudoku-search": dict(arch="hrm_act_v1", vocab_size=11, seq_len=81, hidden_size=64, num_heads=4, expansion=4.0,
+                          H_layers=1, L_layers=1, H_cycles=2, L_cycles=2, halt_max_steps=16, puzzle_emb_ndim=0,
+                          pos_encodings="sudoku_rcb", attn_mask="sudoku_peers", grad_cycles=1, loss_on="blanks",
+                          halting="fixed"),
     # The CPU maze recipe (benchmarks/maze_recipe/RESULTS.md): a 59k-parameter HRM whose attention sees only the
     # cells within Manhattan distance 2 (learned offset embeddings, no position table), so the weights run on a
     # maze grid of any size; loss on the open cells, 16 fixed segments with deep supervision, Q head on the mean.

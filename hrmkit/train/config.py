@@ -101,6 +101,9 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     # head; a Q-halt weight of 0.5 cost 8 points of exact accuracy at 600 steps (85.5 vs 93.6%), 0.1 about 1 (92.4%)
     "demo": dict(lr=1e-3, lr_min_ratio=0.1, puzzle_emb_lr=1e-2, weight_decay=0.1, warmup_steps=100,
                  global_batch_size=64, steps=2500, loss="softmax", q_loss_weight=0.1, log_every=50),
+    # the CPU recipe for Sudoku that needs search (benchmarks/sudoku_search/RESULTS.md), `sudoku-search` model
+    "sudoku-search": dict(lr=1e-3, lr_min_ratio=0.1, puzzle_emb_lr=1e-2, weight_decay=0.1, warmup_steps=100,
+                          global_batch_size=64, steps=2500, loss="softmax", q_loss_weight=0.1, log_every=100),
     # the CPU maze recipe (benchmarks/maze_recipe/RESULTS.md) with the `maze-cpu` model preset
     "maze-cpu": dict(lr=2e-3, lr_min_ratio=0.1, puzzle_emb_lr=1e-2, weight_decay=0.1, warmup_steps=50,
                      global_batch_size=64, steps=1500, loss="softmax", q_loss_weight=0.1, log_every=25),
