@@ -10,9 +10,9 @@ the weights (vocab_size, num_puzzle_identifiers) or from the caller (seq_len: `-
 `arch.name` picks the model: HRM ACT v1 (`hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1`) or TRM
 (`recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1`, the attention and the mlp_t variants). hrmkit keeps
 both codes' parameter names, so the key map is literal; any key or config field outside the maps below is an
-error, so a format change is noticed instead of half-loaded. Numerical parity is tested for HRM against an output
-of the authors' code (shared/reference/official-hrm-tiny); for TRM no such reference exists here: the conversion
-is checked for names and shapes, the computation follows the TRM paper and code (hrmkit/models/trm.py).
+error, so a format change is noticed instead of half-loaded. Numerical parity is tested against outputs of the
+authors' code: HRM in tests/test_convert.py (shared/reference/official-hrm-tiny), TRM's mlp_t variant in
+tests/test_trm_parity.py (shared/reference/official-trm-tiny).
 """
 
 from __future__ import annotations
