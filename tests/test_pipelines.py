@@ -27,7 +27,8 @@ EXPECTED = ["sudoku-extreme-1k", "maze-30x30-hard-1k", "arc-1", "arc-2", "trm-su
             "trm-maze-30x30-hard-1k", "trm-arc-1"]
 # CPU research pipelines: generated data, curriculum stages before `train`
 CPU_PIPELINES = {"maze-hard-cpu": ["data_small", "data_mid", "data", "validate", "train_small", "train_mid", "train",
-                                   "evaluate", "card"]}
+                                   "evaluate", "card"],
+                 "sudoku-search-cpu": ["data_easy", "data", "validate", "train_easy", "train", "evaluate", "card"]}
 # params every stage may read besides its own section
 COMMON_PARAMS = {"smoke", "shared_data", "gpus"}
 
@@ -224,7 +225,7 @@ def test_cpu_pipelines_load_and_commands_parse(tmp_path, smoke):
         for stage, argv in argvs.items():
             if stage.startswith("data"):
                 assert option(argv, "--source") == "generate", (name, stage)  # nothing to download
-            if stage.startswith("train") and stage != "train_small":
+            if stage.startswith("train") and stage not in ("train_small", "train_easy"):
                 assert option(argv, "--init"), (name, stage)  # a curriculum stage starts from the one before
         for stage in stages[f"pipelines/{name}/dvc.yaml"]:  # every stage depends on the whole package
             assert "../../hrmkit" in {d.def_path for d in stage.deps}, stage.addressing

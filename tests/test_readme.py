@@ -1,6 +1,6 @@
 """Every `hrmkit` command in README.md runs, as written, with only these documented substitutions:
 sizes scaled down (so the test is fast), a local checkpoint for `path/to/step_N`, `--to DIR` for `publish` (no
-upload), the runs trained here for `runs/demo` and the maze pipeline's model, and `pull` offline (the real Hub protocol is covered by
+upload), the runs trained here for `runs/demo` and the maze and search pipelines' models, and `pull` offline (the real Hub protocol is covered by
 tests/test_hub_olah.py). `make demo` and `make test` are exercised by tests/test_pipelines.py and by CI itself.
 """
 
@@ -21,6 +21,7 @@ README = (REPO / "README.md").read_text()
 
 # Scaled-down sizes: (pattern, replacement)
 MAZE_MODEL = "pipelines/maze-hard-cpu/runs/maze-hard-cpu"  # made by that pipeline; here the README's maze run
+SEARCH_MODEL = "pipelines/sudoku-search-cpu/runs/sudoku-search-cpu"  # likewise: here the README's search run
 SMALLER = [("--count 1000", "--count 48"), ("--test-count 200", "--test-count 8"), ("--steps 500", "--steps 2")]
 
 
@@ -47,7 +48,8 @@ def test_every_readme_command_runs(tmp_path, reference_dir):
                OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     ran = []
     # The model-solving example needs a trained run: run it after the README's training commands.
-    for line in sorted(readme_commands(), key=lambda line: "runs/demo" in line or MAZE_MODEL in line):
+    for line in sorted(readme_commands(), key=lambda line: "runs/demo" in line or MAZE_MODEL in line
+                       or SEARCH_MODEL in line):
         if line.startswith("make "):
             continue
         for old, new in SMALLER:
@@ -68,6 +70,8 @@ def test_every_readme_command_runs(tmp_path, reference_dir):
             args[args.index("runs/demo")] = "runs/mine"  # the run the README's training commands made above
         if args[0] == "solve" and MAZE_MODEL in args:
             args[args.index(MAZE_MODEL)] = "runs/mazes"  # the maze run the README's commands made above
+        if args[0] == "solve" and SEARCH_MODEL in args:
+            args[args.index(SEARCH_MODEL)] = "runs/search"  # the search run the README's commands made above
         result = _run(args, tmp_path, env)
         if args[0] == "pull":
             # No network in tests: one clear line and a non-zero exit (the protocol itself: test_hub_olah.py).

@@ -15,9 +15,9 @@ evaluate() {  # NAME [eval options]: the test split, model alone, fixed segments
   .venv/bin/python -c "import json,sys; m=json.load(open(sys.argv[1])); print(sys.argv[2], 'exact', m['exact_accuracy'], 'token', m['token_accuracy'], 'n', m['num_examples'])" \
     "$runs/$name.eval/metrics.json" "$name"
 }
-$here/run.sh compare-search "$data" "$steps" halt_max_steps=16 eval_every=0
+$here/run.sh compare-search "$data" "$steps" halt_max_steps=16
 evaluate compare-search --steps 32
-$here/run.sh compare-demo "$data" "$steps" eval_every=0          # the demo preset as it is: 4 segments
+$here/run.sh compare-demo "$data" "$steps"          # the demo preset as it is: 4 segments
 evaluate compare-demo --steps 32
 # the paper recipe: its model and training presets (lr 1e-4, weight decay 1.0, stablemax, ACT halting), batch 64;
 # about 100 steps fit the others' wall time on this CPU
