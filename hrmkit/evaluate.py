@@ -385,13 +385,12 @@ def _view_records(pred: Predictions, ds):
 
 def check_views(family: str, views: int, seed: int, halt_on: str | None) -> None:
     """Raise when --views/--halt-on cannot run on this data (ARC, a maze with > 8 views, a bad mode or seed)."""
-    from hrmkit.solve import HALT_ON, puzzle_views
+    from hrmkit.solve import VIEW_FAMILIES, check_halt_on, puzzle_views
 
-    if family not in ("sudoku", "maze"):
+    if family not in VIEW_FAMILIES:
         raise HrmkitError(f"--views/--halt-on: test-time scaling is for sudoku and maze data, not {family}"
                           + (" (ARC's augmentation vote is arc_pass@K)" if family == "arc" else ""))
-    if halt_on is not None and halt_on not in HALT_ON:
-        raise HrmkitError(f"--halt-on must be one of {', '.join(HALT_ON)}, got {halt_on!r}")
+    check_halt_on(halt_on)
     puzzle_views(family, views, seed)
 
 

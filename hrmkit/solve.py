@@ -357,6 +357,12 @@ def _grid_codec(family: ModuleType, cfg):
 HALT_ON = ("q", "verified", "either")
 
 
+def check_halt_on(halt_on: str | None) -> None:
+    """Raise unless `halt_on` is None (the model's default) or one of HALT_ON."""
+    if halt_on is not None and halt_on not in HALT_ON:
+        raise HrmkitError(f"--halt-on must be one of {', '.join(HALT_ON)}, got {halt_on!r}")
+
+
 # ---------------------------------------------------------------------------------------------------- views
 VIEW_FAMILIES = ("sudoku", "maze")
 MAZE_VIEWS = 8  # the dihedral group of the square
@@ -616,8 +622,7 @@ def iter_solve_with_model(records: list[Record], *, family: ModuleType, model: s
         raise HrmkitError("--identifiers is for ARC models (puzzle identifiers of augmented tasks)")
     if views != 1:
         puzzle_views(family.NAME, views, seed)  # says now what is wrong with --views (ARC, > 8 for mazes, < 1)
-    if halt_on is not None and halt_on not in HALT_ON:
-        raise HrmkitError(f"--halt-on must be one of {', '.join(HALT_ON)}, got {halt_on!r}")
+    check_halt_on(halt_on)
     if halt_on not in (None, "q") and family.NAME == "arc":
         raise HrmkitError("--halt-on verified|either: ARC answers cannot be checked before the end (the test output "
                           "is what is asked); ARC halts on the Q head")
@@ -633,7 +638,7 @@ def iter_solve_with_model(records: list[Record], *, family: ModuleType, model: s
     default_fixed, default_steps, why = default_halting(net.config, directory)
     if max_steps is not None and default_fixed:
         why = "default for a halting=fixed model, segments from --max-steps"
-    if max_steps is None and net.config.halting == "fixed":
+    if max_steps is None and default_fixed:
         max_steps = default_steps
     if auto and default_fixed:
         fixed_steps = True
