@@ -17,7 +17,7 @@ from hrmkit.models.losses import act_loss
 cfg = ModelConfig.from_name("sudoku-search")
 model = build(cfg)
 model.train()
-B = 64
+B = int(__import__("os").environ.get("B", 64))
 inputs = torch.randint(1, 11, (B, 81), dtype=torch.int32)
 batch = {"inputs": inputs, "labels": inputs.long().clone(), "puzzle_identifiers": torch.zeros(B, dtype=torch.int32)}
 carry = model.initial_carry(batch)

@@ -74,7 +74,8 @@ def resolve_backend(requested: str, device_type: str) -> str:
         chosen, why = "sdpa", f"auto: {_xformers_problem()}"
     else:
         chosen, why = "xformers", "auto on cuda"
-    log.info("attention backend: %s (%s)", chosen, why)
+    if not torch.compiler.is_compiling():  # torch.compile traces this call: logging there is a graph break
+        log.info("attention backend: %s (%s)", chosen, why)
     return chosen
 
 

@@ -53,9 +53,10 @@ class TrainConfig:
     checkpoint_every: int = 0  # steps; 0 = only at the end
     eval_every: int = 0  # steps; 0 = no evaluation during training
     eval_batches: int = 0  # batches of the test split per evaluation; 0 = all
+    eval_steps: int = 0  # segments per evaluation (fixed, as `hrmkit eval --steps`); 0 = the model's own halting
     early_stop_exact: float = 0.0  # stop when train exact accuracy (mean over log_every steps) reaches it; 0 = off
     log_every: int = 10
-    compile: bool = False  # torch.compile the model (GPU; no gain measured on CPU)
+    compile: bool = False  # torch.compile the inner model (1.25x on the CPU sudoku-search recipe; a few s to compile)
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 0
 
@@ -66,7 +67,7 @@ class TrainConfig:
                 raise HrmkitError(f"training config: {name} must be one of {', '.join(allowed)}, "
                                   f"got {getattr(self, name)!r}")
         for name in ("lr", "q_loss_weight", "puzzle_emb_lr", "weight_decay", "puzzle_emb_weight_decay", "grad_clip", "steps",
-                     "epochs", "warmup_steps", "checkpoint_every", "eval_every", "eval_batches", "epochs_per_iter"):
+                     "epochs", "warmup_steps", "checkpoint_every", "eval_every", "eval_batches", "eval_steps", "epochs_per_iter"):
             if getattr(self, name) < 0:
                 raise HrmkitError(f"training config: {name} must be >= 0, got {getattr(self, name)}")
         if self.global_batch_size < 1 or self.log_every < 1:
@@ -103,7 +104,8 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
                  global_batch_size=64, steps=2500, loss="softmax", q_loss_weight=0.1, log_every=50),
     # the CPU recipe for Sudoku that needs search (benchmarks/sudoku_search/RESULTS.md), `sudoku-search` model
     "sudoku-search": dict(lr=1e-3, lr_min_ratio=0.1, puzzle_emb_lr=1e-2, weight_decay=0.1, warmup_steps=100,
-                          global_batch_size=64, steps=2500, loss="softmax", q_loss_weight=0.1, log_every=100),
+                          global_batch_size=64, steps=2500, loss="softmax", q_loss_weight=0.1, log_every=100,
+                          compile=True),
     # the CPU maze recipe (benchmarks/maze_recipe/RESULTS.md) with the `maze-cpu` model preset
     "maze-cpu": dict(lr=2e-3, lr_min_ratio=0.1, puzzle_emb_lr=1e-2, weight_decay=0.1, warmup_steps=50,
                      global_batch_size=64, steps=1500, loss="softmax", q_loss_weight=0.1, log_every=25),

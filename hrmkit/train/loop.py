@@ -51,7 +51,7 @@ from hrmkit.train.schedule import lr_at, set_lr
 TRAIN_CONFIG = "train_config.json"
 STEPS_LOG = "steps.jsonl"
 # Fields that may differ when resuming (they do not change what a step computes).
-RESUME_MAY_CHANGE = {"steps", "epochs", "checkpoint_every", "eval_every", "eval_batches", "log_every",
+RESUME_MAY_CHANGE = {"steps", "epochs", "checkpoint_every", "eval_every", "eval_batches", "eval_steps", "log_every",
                      "early_stop_exact", "device", "compile"}
 
 
@@ -599,7 +599,7 @@ def _evaluate_during_training(model, data, cfg: TrainConfig, info) -> dict[str, 
     metrics: dict[str, float] = {}
     if info.is_main:
         m = evaluate_split(model, data, split="test", batch_size=cfg.global_batch_size,
-                           max_batches=cfg.eval_batches or None)
+                           max_batches=cfg.eval_batches or None, steps=cfg.eval_steps or None)
         metrics = {f"eval/{k}": v for k, v in m.items() if k in ("exact_accuracy", "token_accuracy", "act_steps")}
         model.train()
     dist.barrier()
