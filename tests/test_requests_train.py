@@ -56,3 +56,21 @@ def test_read_series_keeps_the_last_value_of_a_step_logged_twice(tmp_path):
     (path / "loss.tsv").write_text("step\tloss\n1\t3.0\n2\t2.0\n3\t9.0\n2\t2.5\n3\t1.5\n")
     assert read_series(tmp_path, "train/loss") == ([1, 2, 3], [3.0, 2.5, 1.5])
     assert read_series(tmp_path, "eval/exact_accuracy") == ([], [])
+
+
+@pytest.mark.parametrize("eval_steps, segments", [(0, 2), (3, 3)])
+def test_eval_during_training_runs_eval_steps_segments(tmp_path, eval_steps, segments):
+    """eval_steps: the evaluation during training runs that many fixed segments (0: the model's own halt_max_steps,
+    2 for TINY), and logs the count beside the accuracy."""
+    data = make_dataset(tmp_path / "data", n_train=40, n_test=8)
+    live = tmp_path / "live"
+    cfg = TrainConfig(global_batch_size=8, steps=3, warmup_steps=1, lr=1e-3, log_every=1, seed=0, device="cpu",
+                      eval_every=2, eval_steps=eval_steps)
+    train(tmp_path / "run", data, preset="tiny", config=cfg, model_overrides=TINY, live_dir=live, progress=False)
+    assert read_series(live, "eval/segments") == ([2], [float(segments)])
+    assert len(read_series(live, "eval/exact_accuracy")[1]) == 1
+
+
+def test_eval_steps_must_not_be_negative():
+    with pytest.raises(HrmkitError, match="eval_steps must be >= 0"):
+        TrainConfig(eval_steps=-1)

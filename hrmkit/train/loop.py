@@ -600,7 +600,7 @@ def _evaluate_during_training(model, data, cfg: TrainConfig, info) -> dict[str, 
     if info.is_main:
         m = evaluate_split(model, data, split="test", batch_size=cfg.global_batch_size,
                            max_batches=cfg.eval_batches or None, steps=cfg.eval_steps or None)
-        metrics = {f"eval/{k}": v for k, v in m.items() if k in ("exact_accuracy", "token_accuracy", "act_steps")}
+        metrics = {f"eval/{k}": v for k, v in m.items() if k in ("exact_accuracy", "token_accuracy", "act_steps", "segments")}
         model.train()
     dist.barrier()
     return metrics
