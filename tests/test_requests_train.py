@@ -74,3 +74,27 @@ def test_eval_during_training_runs_eval_steps_segments(tmp_path, eval_steps, seg
 def test_eval_steps_must_not_be_negative():
     with pytest.raises(HrmkitError, match="eval_steps must be >= 0"):
         TrainConfig(eval_steps=-1)
+
+
+@pytest.mark.slow
+def test_compiled_training_saves_the_eager_models_weights_names(tmp_path):
+    """compile=true (the sudoku-search preset's default): the same steps, losses within float rounding of the eager
+    run, and a model folder with the same tensor names (it loads into an uncompiled model)."""
+    from safetensors.torch import load_file
+
+    from hrmkit.api import load
+
+    data = make_dataset(tmp_path / "data", n_train=40, n_test=8)
+    runs = {}
+    for compiled in (False, True):
+        cfg = TrainConfig(global_batch_size=8, steps=3, warmup_steps=1, lr=1e-3, log_every=1, seed=0, device="cpu",
+                          compile=compiled)
+        out = tmp_path / f"run-{compiled}"
+        train(out, data, preset="tiny", config=cfg, model_overrides=TINY, live_dir=tmp_path / f"live-{compiled}",
+              progress=False)
+        runs[compiled] = (load_file(out / "model.safetensors"), read_series(tmp_path / f"live-{compiled}", "train/loss"))
+    (eager_w, eager_loss), (comp_w, comp_loss) = runs[False], runs[True]
+    assert comp_w.keys() == eager_w.keys()
+    assert comp_loss[0] == eager_loss[0] == [1, 2, 3]
+    assert comp_loss[1] == pytest.approx(eager_loss[1], rel=1e-4)
+    assert load(tmp_path / "run-True", device="cpu") is not None
