@@ -21,7 +21,8 @@ Default halting (no `halt_on`, `halt_threshold` or `fixed_steps` given): as `hrm
 that a plain `hrmkit solve FILE --model M` gives the accuracy of M's card (`default_halting`). eval runs a fixed
 number of segments; a model trained with `halting: fixed` (the demo) never learnt to stop early, so it runs fixed
 segments: the `segments` of an eval report kept in its folder (metrics.json, eval/metrics.json, ...), else its
-`halt_max_steps` (for such a model that is also the default `max_steps` of the other modes). A model trained with
+config's `eval_segments`, or `halt_max_steps` when that is 0 (for such a model that is also the default `max_steps`
+of the other modes). A model trained with
 `halting: act` (the authors') learnt when to stop and halts on its Q head, as before. An explicit `halt_on` or
 `halt_threshold` turns to that halting; `max_steps` alone changes the number of segments, not the halting.
 
@@ -140,7 +141,7 @@ def run_batched(model, inputs: np.ndarray, puzzle_ids: np.ndarray | None = None,
     queued never run (their entry is None). Without `accept`, or with `fixed_steps`, groups change nothing.
     """
     cfg = model.config
-    max_steps = cfg.halt_max_steps if max_steps is None else int(max_steps)
+    max_steps = cfg.test_segments if max_steps is None else int(max_steps)
     if max_steps < 1:
         raise HrmkitError(f"--max-steps must be >= 1, got {max_steps}")
     if halt_threshold is not None and not 0.0 < halt_threshold < 1.0:
@@ -294,7 +295,8 @@ def default_halting(config, directory: Path | None = None) -> tuple[bool, int | 
     `hrmkit eval` runs every puzzle a fixed number of segments (halt_max_steps, or its --steps) and scores the last
     answer. A model trained with halting=fixed never learnt when to stop early (its Q head only estimates whether
     the answer is right, and is often over-confident after one segment), so it solves with fixed segments: the
-    `segments` of an eval report in its folder (`evaluated_segments`), else halt_max_steps. A model trained with
+    `segments` of an eval report in its folder (`evaluated_segments`), else config.test_segments (eval_segments
+    of config.json, else halt_max_steps: the default of `hrmkit eval` too). A model trained with
     halting=act learnt to halt (its Q head was trained for that), so it keeps the Q head (max_steps None: its
     halt_max_steps)."""
     if config.halting != "fixed":
@@ -302,7 +304,7 @@ def default_halting(config, directory: Path | None = None) -> tuple[bool, int | 
     found = evaluated_segments(directory)
     if found is not None:
         return True, found[0], f"default for a halting=fixed model: as evaluated in {found[1]}"
-    return True, config.halt_max_steps, "default for a halting=fixed model: as evaluated"
+    return True, config.test_segments, "default for a halting=fixed model: as evaluated"
 
 
 # ---------------------------------------------------------------------------------------------------- results
@@ -643,7 +645,7 @@ def iter_solve_with_model(records: list[Record], *, family: ModuleType, model: s
     if auto and default_fixed:
         fixed_steps = True
     halt_on = halt_on or "q"
-    steps = net.config.halt_max_steps if max_steps is None else max_steps
+    steps = net.config.test_segments if max_steps is None else max_steps
     halting = (f"fixed {steps} segments" if fixed_steps else
                {"q": "Q head", "verified": "verified answer", "either": "Q head or verified answer"}[halt_on]
                + f", at most {steps} segments")

@@ -418,3 +418,26 @@ def test_records_of_eval_examples_are_the_puzzles(tmp_path):
     records = _view_records(pred, SimpleNamespace(meta=SimpleNamespace(family="sudoku", grid=[9, 9])))
     assert [r.index for r in records] == [7, 9] and all(isinstance(r, Record) for r in records)
     assert all(np.array_equal(r.puzzle.grid, p.grid) for r, p in zip(records, puzzles))
+
+
+def test_eval_segments_in_config_json_set_the_default_segments_of_solve_and_eval(tmp_path):
+    """A model trained with few segments and run with more (the sudoku-search recipe: 4 and 32) records the run's
+    count as eval_segments in config.json: solve's default and eval's default run it; 0 (the default) is left out
+    of config.json, so the files of models that do not use it stay as they were."""
+    plain = copy_model(tmp_path / "plain", halting="fixed")
+    assert "eval_segments" not in json.loads((plain / "config.json").read_text())
+    model = copy_model(tmp_path / "six", halting="fixed", eval_segments=6)
+    assert json.loads((model / "config.json").read_text())["eval_segments"] == 6
+    path = tmp_path / "p.txt"
+    path.write_text(f"{SOLVED[:-1]}.\n")
+    result = cli(path, "--model", model, "--json")
+    assert [r["segments"] for r in _json_rows(result)] == [6]
+    assert "halting: fixed 6 segments (default for a halting=fixed model" in cli(path, "--model", model).stderr
+    assert [r["segments"] for r in _json_rows(cli(path, "--model", model, "--json", "--max-steps", "2"))] == [2]
+    data = _sudoku_data(tmp_path / "data", full=1, blank=1)
+    r = CliRunner().invoke(app, ["eval", str(model), "--data", str(data), "--out", str(tmp_path / "r"),
+                                 "--no-baselines", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["segments"] == 6
+    with pytest.raises(HrmkitError, match="eval_segments must be >= 0"):
+        ModelConfig.from_name("tiny", eval_segments=-1)

@@ -15,7 +15,7 @@ def evaluate(
     split: Annotated[str, typer.Option(help="Split to evaluate.")] = "test",
     batch_size: Annotated[int, typer.Option(help="Puzzles per forward.")] = 256,
     max_batches: Annotated[Optional[int], typer.Option(help="Evaluate only this many batches.")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Segments to run (default: the model's halt_max_steps).")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Segments to run (default: the model's eval_segments, else its halt_max_steps).")] = None,
     tta: Annotated[int, typer.Option(help="Sudoku/maze: vote over this many symmetric copies (0: off).")] = 0,
     weights: Annotated[str, typer.Option(help="auto (EMA when present) | ema | raw.")] = "auto",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",

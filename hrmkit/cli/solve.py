@@ -40,7 +40,7 @@ token_prob = mean over cells of the top softmax probability.
 \b
 Halting, by default as `hrmkit eval` measured the model (so the default gives its card's accuracy):
 a model trained with halting: fixed runs every puzzle a fixed number of segments (the segments of an
-eval report in its folder, else its halt_max_steps); a model trained with halting: act stops a puzzle
+eval report in its folder, else its config's eval_segments or halt_max_steps); a model trained with halting: act stops a puzzle
 when its Q head says halt (HRM q_halt > q_continue, TRM q_halt > 0) or at --max-steps (default: its
 halt_max_steps). A stopped puzzle's batch slot takes the next puzzle. --halt-on q forces the Q head.
 --halt-threshold P halts on sigmoid(q_halt) > P (default: the model's halt_threshold, 0.5
@@ -177,7 +177,7 @@ def solve(
         bool, typer.Option("--skip-invalid", help="Report malformed puzzles as invalid instead of stopping.")
     ] = False,
     max_steps: Annotated[Optional[int], typer.Option(
-        "--max-steps", help="Most segments per puzzle (default: the model's halt_max_steps).")] = None,
+        "--max-steps", help="Most segments per puzzle (default: the model's eval_segments, else its halt_max_steps).")] = None,
     fixed_steps: Annotated[bool, typer.Option(
         "--fixed-steps", help="Run every puzzle to --max-steps, ignoring the Q head.")] = False,
     halt_threshold: Annotated[Optional[float], typer.Option(

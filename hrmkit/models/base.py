@@ -67,13 +67,14 @@ class PretrainedModel(nn.Module):
     @torch.inference_mode()
     def trace(self, inputs: torch.Tensor, puzzle_identifiers: torch.Tensor | None = None,
               steps: int | None = None) -> dict[str, torch.Tensor]:
-        """Run `steps` segments (default halt_max_steps) from the initial state, no halting, no gradient.
+        """Run `steps` segments (default config.test_segments: eval_segments, else halt_max_steps) from the initial
+        state, no halting, no gradient.
 
         inputs [B, seq_len] token ids; puzzle_identifiers [B] (default 0). Returns float32 tensors stacked over
         segments: logits [N, B, seq_len, V], q_halt_logits [N, B], q_continue_logits [N, B].
         """
         cfg = self.config
-        steps = cfg.halt_max_steps if steps is None else steps
+        steps = cfg.test_segments if steps is None else steps
         if steps < 1:
             raise HrmkitError(f"trace: steps must be >= 1, got {steps}")
         if inputs.ndim != 2:

@@ -29,6 +29,7 @@ POS_ENCODINGS = ("rope", "learned", "none", "sudoku_rcb")  # sudoku_rcb: learned
 ATTN_MASKS = ("none", "sudoku_peers", "grid")
 Q_POOLS = ("first", "mean")  # the Q head reads position 0 (the authors) or the mean over positions
 LOSS_ON = ("all", "blanks")  # blanks: loss on cells whose input is the blank token; decoding keeps the givens
+OMITTED_AT_DEFAULT = ("eval_segments",)
 HALTING = ("act", "fixed")  # fixed: every sequence runs halt_max_steps segments in training; q_halt still trained
 BLANK_TOKEN_ID = 1  # the data sets' blank cell (Sudoku: 0 pad, 1 blank, 2..10 digits)
 ATTENTION = ("auto", "xformers", "sdpa")
@@ -66,6 +67,10 @@ class ModelConfig:
     # authors' q_halt > 0 (TRM, halting=fixed); HRM with halting=act keeps its q_halt > q_continue at 0.5 and uses
     # the threshold only when set to another value. With halting=act it also decides when training halts.
     halt_threshold: float = 0.5
+    # Segments an evaluation or `hrmkit solve` runs by default (trace's default); 0 = halt_max_steps. A model
+    # trained with few segments of deep supervision can keep improving well past them (the sudoku-search recipe:
+    # 4 in training, 32 here), and config.json carries the number with the weights.
+    eval_segments: int = 0
     # what the loss sees (decoding follows: with blanks the given cells are copied from the input)
     loss_on: str = "all"
     blank_token_id: int = BLANK_TOKEN_ID  # the input token of a cell to fill (Sudoku 1 blank; maze 2 open)
@@ -81,6 +86,8 @@ class ModelConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise HrmkitError(f"model config: {name} must be >= 1, got {getattr(self, name)}")
+        if self.eval_segments < 0:
+            raise HrmkitError(f"model config: eval_segments must be >= 0 (0 = halt_max_steps), got {self.eval_segments}")
         if self.puzzle_emb_ndim < 0:
             raise HrmkitError(f"model config: puzzle_emb_ndim must be >= 0, got {self.puzzle_emb_ndim}")
         if self.hidden_size % self.num_heads:
@@ -128,8 +135,17 @@ class ModelConfig:
         return -(self.puzzle_emb_ndim // -self.hidden_size)
 
     # ---- dict / file / name -------------------------------------------------------------------------------
+    @property
+    def test_segments(self) -> int:
+        """The segments an evaluation runs by default: eval_segments, or halt_max_steps when it is 0."""
+        return self.eval_segments or self.halt_max_steps
+
     def to_dict(self) -> dict[str, Any]:
-        return {"arch": self.arch, **dataclasses.asdict(self)}
+        data = {"arch": self.arch, **dataclasses.asdict(self)}
+        for name in OMITTED_AT_DEFAULT:  # fields added later: config.json of a model not using them is unchanged
+            if data[name] == self.__dataclass_fields__[name].default:
+                del data[name]
+        return data
 
     def replace(self, **overrides) -> ModelConfig:
         return type(self).from_dict({**self.to_dict(), **overrides})

@@ -403,7 +403,9 @@ def render(facts: CardFacts, template: Path = TEMPLATE) -> str:
                       "and learned row/column/box embeddings (`attn_mask: sudoku_peers`). This, not the generic "
                       "architecture, is what lets it learn in minutes on a CPU; it works only for 9x9 Sudoku.")
     if cfg.get("halting") == "fixed":
-        limits.append(f"Trained and evaluated with a fixed {cfg.get('halt_max_steps', '?')} segments, which is "
+        trained, run = cfg.get("halt_max_steps", "?"), cfg.get("eval_segments") or cfg.get("halt_max_steps", "?")
+        limits.append((f"Trained and evaluated with a fixed {trained} segments" if trained == run else
+                       f"Trained with a fixed {trained} segments per puzzle and evaluated with {run}") + ", which is "
                       "also how `hrmkit solve` runs it by default; halting on its Q head (`--halt-on q`) stops "
                       "earlier and is less accurate, `--halt-on verified` stops at the first checked answer "
                       "(benchmarks/RESULTS-solve.md).")

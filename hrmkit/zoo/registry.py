@@ -1,9 +1,10 @@
 """The model registry: one YAML file per published model, parsed into a frozen `ZooEntry`.
 
-Source of truth: the repository's `zoo/*.yaml` (and `zoo/MODEL_CARD.md`). They are shipped inside the package
-as byte-identical copies in `hrmkit/zoo/registry/` (package data), because an installed hrmkit has no
-repository around it; `tests/test_zoo_registry.py` fails when the two folders differ
-(fix: `cp zoo/*.yaml zoo/MODEL_CARD.md hrmkit/zoo/registry/`).
+One copy in git: the repository's `zoo/` (`zoo/*.yaml` and the model-card template `zoo/MODEL_CARD.md`). The
+build puts it into the package (setup.py `build_py` copies `zoo/` to `hrmkit/zoo/registry/` of the wheel), because
+an installed hrmkit has no repository around it. `shipped_dir()` is where this hrmkit reads it: the checkout's
+`zoo/` when hrmkit runs from a source tree (an editable install, `pip install -e .`, or PYTHONPATH), else the
+packaged `hrmkit/zoo/registry/` (a wheel). `hrmkit zoo pin` writes shipped entries into `zoo/` only.
 
 Extra registries: `HRMKIT_ZOO_PATH` (folders separated by `os.pathsep`) adds entries, read after the shipped
 ones; an entry there with the same name replaces the shipped one (to pin another revision, or a private zoo).
@@ -23,7 +24,9 @@ import yaml
 
 from hrmkit.errors import HrmkitError, where
 
-PACKAGED = Path(__file__).with_name("registry")
+PACKAGED = Path(__file__).with_name("registry")  # the copy a wheel holds (written by the build, not kept in git)
+_ROOT = Path(__file__).resolve().parents[2]  # the source tree, when hrmkit runs from one
+CARD_TEMPLATE = "MODEL_CARD.md"  # beside the entries
 FORMATS = ("hrmkit", "official")  # official: the authors' torch.save checkpoint + all_config.yaml
 TASKS = ("sudoku", "maze", "arc")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
@@ -191,10 +194,36 @@ def parse_entry(path: Path) -> ZooEntry:
     )
 
 
+def checkout_zoo() -> Path | None:
+    """The repository's `zoo/` when this hrmkit is imported from its source tree (an editable install or
+    PYTHONPATH), else None (an installed wheel). A source tree is the folder above `hrmkit/` holding hrmkit's
+    pyproject.toml and `zoo/MODEL_CARD.md` (site-packages holds neither)."""
+    project = _ROOT / "pyproject.toml"
+    if not (_ROOT / "zoo" / CARD_TEMPLATE).is_file() or not project.is_file():
+        return None
+    try:
+        text = project.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return _ROOT / "zoo" if re.search(r'^name\s*=\s*"hrmkit"\s*$', text, re.M) else None
+
+
+def shipped_dir() -> Path:
+    """The registry this hrmkit ships: the checkout's `zoo/`, else the packaged copy `hrmkit/zoo/registry/`."""
+    return checkout_zoo() or PACKAGED
+
+
 def registry_dirs() -> list[Path]:
     """The shipped registry, then the folders named in HRMKIT_ZOO_PATH (later ones win)."""
     extra = [Path(p) for p in os.environ.get("HRMKIT_ZOO_PATH", "").split(os.pathsep) if p.strip()]
-    return [PACKAGED, *extra]
+    return [shipped_dir(), *extra]
+
+
+def _missing(folder: Path) -> HrmkitError:
+    if folder == PACKAGED:
+        return HrmkitError(f"{PACKAGED}: hrmkit's registry is missing from this installation (a wheel built "
+                           "without the repository's zoo/ folder?); reinstall hrmkit")
+    return HrmkitError(f"HRMKIT_ZOO_PATH: {folder} is not a folder")
 
 
 def load_registry(dirs: list[Path] | None = None) -> dict[str, ZooEntry]:
@@ -202,7 +231,7 @@ def load_registry(dirs: list[Path] | None = None) -> dict[str, ZooEntry]:
     entries: dict[str, ZooEntry] = {}
     for folder in registry_dirs() if dirs is None else dirs:
         if not folder.is_dir():
-            raise HrmkitError(f"HRMKIT_ZOO_PATH: {folder} is not a folder")
+            raise _missing(folder)
         for path in sorted(folder.glob("*.yaml")):
             entry = parse_entry(path)
             entries[entry.name] = entry
