@@ -68,6 +68,7 @@ def make_repo(tmp: Path, pipelines: list[str] = (), root: bool = False, smoke: b
     ignore = shutil.ignore_patterns("__pycache__", "*.so", "*.pyc")
     shutil.copytree(REPO / "hrmkit", repo / "hrmkit", ignore=ignore)
     shutil.copytree(REPO / "examples", repo / "examples")
+    shutil.copytree(REPO / "zoo", repo / "zoo")  # the card template (the root card stage depends on it)
     shutil.copy(REPO / ".dvcignore", repo / ".dvcignore")
     (repo / ".gitignore").write_text("/data/\n/runs/\n/reports/\n")
     params_files = []

@@ -1,6 +1,12 @@
-"""The zoo registry: shipped entries, schema errors with file:line, extra registries, `hrmkit zoo list|show`."""
+"""The zoo registry: shipped entries, schema errors with file:line, extra registries, `hrmkit zoo list|show`.
 
-import filecmp
+Where the shipped registry is read from and what `zoo pin` writes; the build that puts `zoo/` into the package
+is tested in test_zoo_packaging.py.
+"""
+
+import dataclasses
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -8,7 +14,7 @@ from typer.testing import CliRunner
 
 from hrmkit.cli import app
 from hrmkit.errors import HrmkitError
-from hrmkit.zoo import registry
+from hrmkit.zoo import card, hub, hubclient, pinning, publishing, pulling, registry
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = """\
@@ -43,7 +49,7 @@ def write_entry(folder: Path, name: str = "test-model", text: str | None = None,
 
 
 def test_shipped_entries_are_the_authors_checkpoints():
-    entries = registry.load_registry([registry.PACKAGED])
+    entries = registry.load_registry([registry.shipped_dir()])
     assert set(entries) == {"sudoku-extreme", "maze-30x30-hard", "arc-2"}
     sudoku = entries["sudoku-extreme"]
     assert sudoku.repo == "sapientinc/HRM-checkpoint-sudoku-extreme"
@@ -56,16 +62,45 @@ def test_shipped_entries_are_the_authors_checkpoints():
         sudoku.repo = "x/y"
 
 
-def test_packaged_copy_matches_the_repository_zoo_folder():
-    """zoo/ is the source of truth; hrmkit/zoo/registry/ is its copy shipped as package data."""
-    src = sorted(p.name for p in (REPO / "zoo").iterdir() if p.is_file())
-    assert src, "zoo/ is empty"
-    match, mismatch, errors = filecmp.cmpfiles(REPO / "zoo", registry.PACKAGED, src, shallow=False)
-    assert not mismatch and not errors, (
-        f"hrmkit/zoo/registry differs from zoo/ for {mismatch + errors}: "
-        "run `cp zoo/*.yaml zoo/MODEL_CARD.md hrmkit/zoo/registry/`")
-    extra = {p.name for p in registry.PACKAGED.iterdir()} - set(src)
-    assert not extra, f"hrmkit/zoo/registry has files that zoo/ lacks: {sorted(extra)}"
+def test_a_checkout_reads_its_zoo_folder():
+    """In the source tree (an editable install, or PYTHONPATH) the registry and the card template are zoo/'s."""
+    assert registry.checkout_zoo() == registry.shipped_dir() == REPO / "zoo"
+    assert registry.registry_dirs()[0] == REPO / "zoo"
+    assert {e.path.parent for e in registry.load_registry().values()} == {REPO / "zoo"}
+    assert card.TEMPLATE == REPO / "zoo" / "MODEL_CARD.md"
+
+
+def test_the_registry_has_one_copy_in_git():
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(["git", "-C", str(REPO), "ls-files", "zoo", "hrmkit/zoo/registry"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert "zoo/MODEL_CARD.md" in tracked and "zoo/sudoku-extreme.yaml" in tracked
+    assert not [f for f in tracked if f.startswith("hrmkit/")], "the packaged copy is written by the build, not kept"
+
+
+def test_a_source_tree_is_known_by_its_pyproject(tmp_path, monkeypatch):
+    (tmp_path / "zoo").mkdir()
+    (tmp_path / "zoo" / "MODEL_CARD.md").write_text("---\n---\n")
+    monkeypatch.setattr(registry, "_ROOT", tmp_path)
+    assert registry.checkout_zoo() is None  # no pyproject.toml (site-packages with a zoo/ of another package)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "zoo"\n')
+    assert registry.checkout_zoo() is None
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "hrmkit"\nversion = "1"\n')
+    assert registry.checkout_zoo() == tmp_path / "zoo"
+    (tmp_path / "zoo" / "MODEL_CARD.md").unlink()
+    assert registry.checkout_zoo() is None
+
+
+def test_an_installation_without_its_registry_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "checkout_zoo", lambda: None)
+    monkeypatch.setattr(registry, "PACKAGED", tmp_path / "absent")
+    assert registry.shipped_dir() == tmp_path / "absent"
+    with pytest.raises(HrmkitError, match="registry is missing from this installation"):
+        registry.load_registry()
+    monkeypatch.setenv("HRMKIT_ZOO_PATH", str(tmp_path / "nope"))
+    with pytest.raises(HrmkitError, match="HRMKIT_ZOO_PATH: .*nope is not a folder"):
+        registry.load_registry([tmp_path / "nope"])
 
 
 def test_good_entry_parses(tmp_path):
@@ -127,9 +162,9 @@ def test_cli_zoo_list_and_show():
 
 @pytest.mark.parametrize("name", ["sudoku-extreme", "maze-30x30-hard", "arc-2"])
 def test_pinning_a_shipped_entry_changes_only_its_two_lines(tmp_path, name):
-    from hrmkit.zoo.hub import rewrite_pins
+    from hrmkit.zoo.pinning import rewrite_pins
 
-    src = registry.PACKAGED / f"{name}.yaml"
+    src = registry.shipped_dir() / f"{name}.yaml"
     text = src.read_text()
     commit, digest = "0123456789abcdef" * 2 + "01234567", "ab" * 32
     pinned = rewrite_pins(text, src, commit, {"checkpoint": digest, "all_config.yaml": "cd" * 32}, note="main")
@@ -147,7 +182,7 @@ def test_pinning_a_shipped_entry_changes_only_its_two_lines(tmp_path, name):
 
 
 def test_pinning_again_replaces_a_block_mapping_and_adds_a_missing_key(tmp_path):
-    from hrmkit.zoo.hub import rewrite_pins
+    from hrmkit.zoo.pinning import rewrite_pins
 
     text = "name: x\nsha256:\n  old: " + "11" * 32 + "\n  other: " + "22" * 32 + "  # gone\n\nrevision: v1\nlicense: mit\n"
     out = rewrite_pins(text, Path("x.yaml"), "f" * 40, {"new": "33" * 32})
@@ -158,13 +193,36 @@ def test_pinning_again_replaces_a_block_mapping_and_adds_a_missing_key(tmp_path)
         rewrite_pins("name: x\n", Path("x.yaml"), "e" * 40, {})
 
 
-def test_pinning_writes_the_shipped_twin_only_for_a_shipped_entry(tmp_path):
-    from hrmkit.zoo.hub import _twins
+def test_pin_writes_zoo_in_the_checkout_and_an_added_entry_in_its_own_folder(tmp_path, monkeypatch):
+    shipped = registry.get("sudoku-extreme")
+    assert pinning.entry_file(shipped) == REPO / "zoo" / "sudoku-extreme.yaml"
+    write_entry(tmp_path, "sudoku-extreme", text=(REPO / "zoo" / "sudoku-extreme.yaml").read_text())
+    monkeypatch.setenv("HRMKIT_ZOO_PATH", str(tmp_path))  # a private copy, byte-identical to the shipped one
+    own = registry.get("sudoku-extreme")
+    assert pinning.entry_file(own) == tmp_path / "sudoku-extreme.yaml"  # that file alone
 
-    shipped = registry.PACKAGED / "sudoku-extreme.yaml"
-    text = shipped.read_text()
-    repo_copy = registry.PACKAGED.parents[2] / "zoo" / "sudoku-extreme.yaml"
-    assert _twins(shipped, text) == ([repo_copy] if repo_copy.is_file() else [])
-    own = tmp_path / "sudoku-extreme.yaml"  # a private copy on HRMKIT_ZOO_PATH, byte-identical to the shipped one
-    own.write_text(text)
-    assert _twins(own, text) == []
+
+def test_pin_refuses_the_copy_inside_an_installed_package(tmp_path, monkeypatch):
+    """An installed wheel reads hrmkit/zoo/registry/ (written by the build); pinning that copy would be lost."""
+    monkeypatch.setattr(registry, "PACKAGED", tmp_path / "registry")
+    packaged = dataclasses.replace(registry.get("arc-2"), path=tmp_path / "registry" / "arc-2.yaml")
+    with pytest.raises(HrmkitError) as err:
+        pinning.entry_file(packaged)
+    message = str(err.value)
+    assert message.startswith("hrmkit zoo pin arc-2: ") and "inside the installed package" in message
+    assert "zoo/arc-2.yaml" in message and "HRMKIT_ZOO_PATH" in message
+    # and pin() says so before it looks at the network (here: offline, which would be the other error)
+    monkeypatch.setattr(registry, "get", lambda name: packaged)
+    with pytest.raises(HrmkitError, match="inside the installed package"):
+        pinning.pin("arc-2")
+
+
+def test_hub_keeps_its_names():
+    """hub.py was split by concern (pull, pin, publish, the Hub connection); its public names stay."""
+    modules = (hubclient, pinning, publishing, pulling)
+    for name in hub.__all__:
+        obj = getattr(hub, name)
+        assert any(getattr(m, name, None) is obj for m in modules), name
+    for name in ("pull", "publish", "pin", "resolve", "read_source", "default_out", "SOURCE_FILE", "find_weights",
+                 "rewrite_pins", "verify_download", "check_sha256", "models_home"):
+        assert name in hub.__all__, name

@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from hrmkit.errors import HrmkitError
 from hrmkit.zoo import card as cards
-from hrmkit.zoo import hub, registry
+from hrmkit.zoo import pinning, publishing, pulling, registry
 
 
 def _opt(help_text: str):
@@ -24,14 +25,18 @@ def pull(
     force: Annotated[bool, _opt("Download again even if the files are in the cache.")] = False,
 ) -> None:
     """Download a model (HF_ENDPOINT for a mirror, HF_TOKEN for private repos), convert it, print its folder."""
-    path = hub.pull(name, revision=revision, out=out, task=task, seq_len=seq_len, force=force)
-    source = hub.read_source(path) or {}
+    path = pulling.pull(name, revision=revision, out=out, task=task, seq_len=seq_len, force=force)
+    source = pulling.read_source(path) or {}
     typer.echo(f"pulled {source.get('repo', name)} at {source.get('commit', '?')} ({source.get('format')} format)",
                err=True)
     entry = registry.find(name)
     if entry is not None and not entry.pinned and revision is None:
+        try:
+            target = str(pinning.entry_file(entry))
+        except HrmkitError:  # the copy inside an installed package: pinned in a checkout
+            target = f"zoo/{entry.path.name} of a checkout of hrmkit"
         typer.echo(f"note: the registry entry '{name}' follows the branch '{entry.revision}', not a fixed commit; "
-                   f"`hrmkit zoo pin {name}` writes the commit and file hashes into {entry.path}", err=True)
+                   f"`hrmkit zoo pin {name}` writes the commit and file hashes into {target}", err=True)
     typer.echo(str(path))
 
 
@@ -45,7 +50,7 @@ def publish(
     message: Annotated[Optional[str], _opt("Commit message.")] = None,
 ) -> None:
     """Write the Hub layout (weights, config.json, model card) and push it (HfApi) or commit it locally (--to)."""
-    where = hub.publish(run_dir, repo, private=private, to=to, report=report, data=data, message=message)
+    where = publishing.publish(run_dir, repo, private=private, to=to, report=report, data=data, message=message)
     if to is not None:
         typer.echo(f"committed {repo} to {to} (branch main) at {where}", err=True)
         typer.echo(str(to))
@@ -93,8 +98,8 @@ def show(name: Annotated[str, typer.Argument(help="A registry name.")]) -> None:
         lines.append(f"  - {m.name} = {100 * m.value:.1f}% on {m.dataset} ({m.split}); {check}: {m.source}")
     lines.append("sha256:" if e.sha256 else "sha256:      none pinned")
     lines += [f"  {f}: {h}" for f, h in sorted(e.sha256.items())]
-    out = hub.default_out(e.name)
-    source = hub.read_source(out) if out.is_dir() else None
+    out = pulling.default_out(e.name)
+    source = pulling.read_source(out) if out.is_dir() else None
     lines.append(f"pulled:      {out} (commit {source.get('commit')})" if source else "pulled:      no")
     lines.append("citation:")
     lines += [f"  {line}" for line in e.citation.strip().splitlines()]
@@ -125,10 +130,11 @@ def pin(
 
     Downloads the files each entry uses (into the Hugging Face cache), checks them against the Hub's hashes, and
     rewrites the entry's YAML file: `revision:` becomes the full commit, `sha256:` lists the weights and config.
-    Commit the changed zoo/*.yaml (and hrmkit/zoo/registry/*.yaml, updated with it).
+    A shipped entry is written in the repository's zoo/NAME.yaml, to commit (an installed hrmkit without its
+    repository refuses); an entry on HRMKIT_ZOO_PATH, in its own file.
     """
     for name in names:
-        entry, commit, hashes, written = hub.pin(name, revision=revision)
+        entry, commit, hashes, written = pinning.pin(name, revision=revision)
         typer.echo(f"{name}: {entry.repo} {revision or entry.revision} -> {commit}", err=True)
         for f, h in sorted(hashes.items()):
             typer.echo(f"  sha256 {f}: {h}", err=True)

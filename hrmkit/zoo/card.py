@@ -1,7 +1,9 @@
 """Model cards: the README.md of a Hub model repository, rendered from the template `MODEL_CARD.md`.
 
 The YAML metadata (library_name, tags, datasets, model-index) is built with huggingface_hub's ModelCardData so
-the model-index follows the Hub's schema; the body is the template's text with `$placeholders` filled in.
+the model-index follows the Hub's schema; the body is the template's text with `$placeholders` filled in. The
+wording that fills them (per task, per model setting, the fallbacks) is the template's too: its "card texts"
+block at the end (`texts()`); this module picks among them and fills in the numbers.
 Facts come from files, never from guesses: the run's config.json and weights, the evaluation report's
 metrics.json, the data set's metadata JSON (provenance, hashes), or, for the authors' checkpoints, the registry
 entry and their all_config.yaml.
@@ -14,14 +16,16 @@ import json
 import re
 import string
 import struct
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from hrmkit.errors import HrmkitError, where
+from hrmkit.zoo.registry import CARD_TEMPLATE, shipped_dir
 
-TEMPLATE = Path(__file__).with_name("registry") / "MODEL_CARD.md"
+TEMPLATE = shipped_dir() / CARD_TEMPLATE  # zoo/MODEL_CARD.md of the checkout, or its copy in the package
 REPORT_NAMES = ("metrics.json", "report/metrics.json", "reports/metrics.json", "eval/metrics.json")
 # `hrmkit eval` keys shown in the card's "Difficulty and baselines" paragraph rather than the model-index
 BASELINE_PREFIX = "baseline_"
@@ -30,19 +34,7 @@ DIFFICULTY_KEYS = ("givens_mean", "givens_min", "givens_max", "rating_mean",
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")  # as hrmkit.zoo.registry
 TRAIN_CONFIG, STATE = "train_config.json", "checkpoint/state.json"  # what a training run leaves (hrmkit.train)
 DATA_META_NAMES = ("provenance.json",)  # written by `hrmkit data build` (hrmkit/data/format.py)
-TASK_TEXT = {
-    "sudoku": "It solves 9x9 Sudoku: the input is the 81 cells (blank or given digit), the output the 81 digits.",
-    "maze": "It finds the shortest path through a 30x30 maze: input the walls, start and goal; output the path "
-            "cells marked.",
-    "arc": "It answers ARC tasks: the input is a test grid (padded into 30x30), the output the predicted grid; "
-           "several augmented views are voted on to give two attempts.",
-}
-TASK_LIMITS = {
-    "sudoku": "Only 9x9 Sudoku. Answers can be checked exactly: `hrmkit solve` verifies every one.",
-    "maze": "Only 30x30 mazes in the training format (`# SGo`). A path is verified to be a valid shortest path.",
-    "arc": "Puzzle-embedding rows belong to the training puzzles (and their augmentations); on a new task the "
-           "model has no learned embedding for it, which is the main limit of this recipe on unseen ARC tasks.",
-}
+TEXTS_MARKER = "<!-- card texts"  # starts the template's texts block; the card's body ends before it
 
 
 @dataclass
@@ -109,7 +101,7 @@ def count_params(config: dict) -> int:
 def _params_text(config: dict, weights: Path) -> str:
     stored = count_stored(weights)
     n = count_params(config)
-    return f"{n:,} ({stored:,} values stored in model.safetensors, buffers such as H_init/L_init included)"
+    return text("params", trainable=f"{n:,}", stored=f"{stored:,}")
 
 
 def infer_task(config: dict) -> str | None:
@@ -209,17 +201,17 @@ def facts_from_dir(
         task = meta.get("family")
         hub = _hub_dataset(meta)
         facts.datasets = [hub] if hub else []
-        facts.data_note = f"From `provenance.json` of the data set `{Path(data).name}`:"
+        facts.data_note = text("data", "provenance", name=Path(data).name)
     else:
         facts.datasets = list(old.get("datasets") or [])
-        facts.data_note = "Not recorded: publish with `--data DATA_DIR` to include the data set's provenance."
+        facts.data_note = text("data", "none")
 
     if train_cfg:
         facts.training = {"preset": train_cfg.get("preset"), "model_overrides": train_cfg.get("model_overrides"),
                           **(train_cfg.get("train") or {}), "world_size": train_cfg.get("world_size")}
         if "step" in state:
             facts.training["steps_done"] = state["step"]
-        facts.training_note = f"from `{TRAIN_CONFIG}` of the run"
+        facts.training_note = text("training", "run", file=TRAIN_CONFIG)
 
     # Metrics: --report, else a metrics.json inside the run, else the model-index of an earlier card.
     if report is None:
@@ -238,8 +230,8 @@ def facts_from_dir(
     facts.task = task or infer_task(config)
     facts.base_model = old.get("base_model")
     facts.license = old.get("license")
-    facts.summary = f"An {config.get('arch', 'hrmkit')} model trained with hrmkit" + (
-        f" for {facts.task}." if facts.task else ".")
+    facts.summary = text("summary", "task" if facts.task else "other", arch=config.get("arch", "hrmkit"),
+                         task=facts.task or "")
     return facts
 
 
@@ -254,13 +246,11 @@ def facts_from_entry(entry, model_dir: Path, official_config: Path | None = None
         datasets=sorted({m.dataset for m in entry.metrics if "/" in m.dataset}),
         citation=entry.citation.strip(), base_model=entry.repo, license=entry.license,
     )
-    facts.data_note = (f"Trained by the authors on the data set(s) named in the Evaluation table; hrmkit did not "
-                       f"build or hash that data. Weights converted from `{entry.repo}` at revision "
-                       f"`{entry.revision}` (the commit and the sha256 of the original files are in the Files table).")
+    facts.data_note = text("data", "authors_entry", repo=entry.repo, revision=entry.revision)
     if official_config is not None and Path(official_config).is_file():
         raw = yaml.safe_load(Path(official_config).read_text()) or {}
         facts.training = {k: v for k, v in raw.items() if not isinstance(v, dict)}
-        facts.training_note = f"from the authors' `{Path(official_config).name}`"
+        facts.training_note = text("training", "authors", file=Path(official_config).name)
     return facts
 
 
@@ -297,31 +287,92 @@ def metrics_from_card(path: Path) -> list[dict]:
     return out
 
 
-# ------------------------------------------------------------------------------------------------ rendering
-def _split_template(text: str) -> tuple[dict, str]:
+# ------------------------------------------------------------------------------------------------ the template
+def _split_template(text: str, path: Path = TEMPLATE) -> tuple[dict, str, dict | None]:
+    """(the metadata block, the body, the card texts or None) of a template's text."""
     if not text.startswith("---"):
-        raise HrmkitError(f"{TEMPLATE}: the template must start with a YAML metadata block")
+        raise HrmkitError(f"{path}: the template must start with a YAML metadata block")
     end = text.index("\n---", 3)
-    return yaml.safe_load(text[3:end]) or {}, text[end + 4:].lstrip("\n")
+    body, texts = text[end + 4:].lstrip("\n"), None
+    at = body.find("\n" + TEXTS_MARKER)
+    if at >= 0:
+        body, block = body[:at].rstrip("\n") + "\n", body[at + 1:]
+        start, stop = block.find("\n```yaml\n"), block.rfind("\n```")
+        if start < 0 or stop <= start:
+            raise HrmkitError(f"{path}: the card texts after '{TEXTS_MARKER}' must be one ```yaml block")
+        try:
+            texts = yaml.safe_load(block[start + 9:stop])
+        except yaml.YAMLError as exc:
+            raise HrmkitError(f"{path}: the card texts are not valid YAML ({exc})") from None
+        if not isinstance(texts, dict):
+            raise HrmkitError(f"{path}: the card texts must be a YAML mapping")
+    return yaml.safe_load(text[3:end]) or {}, body, texts
+
+
+@lru_cache(maxsize=8)
+def _read_template(path: Path, stamp: tuple[int, int]) -> tuple[dict, str, dict | None]:
+    del stamp  # part of the cache key only: an edited template is read again
+    try:
+        return _split_template(path.read_text(encoding="utf-8"), path)
+    except OSError as exc:
+        raise HrmkitError(f"{path}: cannot read the model-card template ({exc.strerror})") from None
+
+
+def _template(path: Path = TEMPLATE) -> tuple[dict, str, dict | None]:
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise HrmkitError(f"{path}: cannot read the model-card template ({exc.strerror})") from None
+    static, body, texts = _read_template(path, (st.st_mtime_ns, st.st_size))
+    return dict(static), body, texts
+
+
+def texts(template: Path = TEMPLATE) -> dict:
+    """The card texts of a template; one without its own has those of the shipped template."""
+    found = _template(template)[2]
+    if found is None:
+        found = _template(TEMPLATE)[2]
+    if found is None:
+        raise HrmkitError(f"{TEMPLATE}: the template has no card texts (a '{TEXTS_MARKER} ... -->' line, then "
+                          "a ```yaml block)")
+    return found
+
+
+def text(*keys: str, template: Path = TEMPLATE, **fields) -> str:
+    """One card text by its keys (`text("limits", "fixed_size", seq_len=81)`), its `$fields` filled in. The last
+    key falls back to `other` where the texts have no such key (a task the template does not name)."""
+    node = texts(template)
+    for i, key in enumerate(keys):
+        if not isinstance(node, dict):
+            node = None
+            break
+        node = node.get(key, node.get("other") if i == len(keys) - 1 else None)
+    if not isinstance(node, str):
+        raise HrmkitError(f"{template}: the card texts have no text at {'.'.join(keys)}")
+    try:
+        return string.Template(node).substitute({k: str(v) for k, v in fields.items()})
+    except (KeyError, ValueError) as exc:
+        raise HrmkitError(f"{template}: card text {'.'.join(keys)} has a placeholder hrmkit does not fill "
+                          f"({exc})") from None
+
+
+# ------------------------------------------------------------------------------------------------ rendering
 
 
 def _yaml_block(data: dict) -> str:
     return "```yaml\n" + yaml.safe_dump(data, sort_keys=False, default_flow_style=False).rstrip() + "\n```"
 
 
-_ONE_PASS = {"sudoku": "one pass of single candidates (every blank with exactly one candidate filled, once)",
-             "maze": "the input copied unchanged (no path drawn)"}
-
-
-def difficulty_and_baselines(facts: CardFacts) -> str:
+def difficulty_and_baselines(facts: CardFacts, template: Path = TEMPLATE) -> str:
     """The model's accuracy beside the no-model and untrained baselines, and how hard the test puzzles are."""
     r = facts.report_summary
     parts = []
-    rows = [("this model", "")]
+    rows = [(text("baselines", "this_model", template=template), "")]
     if f"{BASELINE_PREFIX}one_pass_exact_accuracy" in r:
-        rows.append((_ONE_PASS.get(facts.task or "", "one-pass baseline"), "one_pass_"))
+        rows.append((text("baselines", "one_pass", facts.task or "other", template=template), "one_pass_"))
     if f"{BASELINE_PREFIX}untrained_exact_accuracy" in r:
-        rows.append(("the same config untrained (fresh seeded weights)", "untrained_"))
+        rows.append((text("baselines", "untrained", template=template), "untrained_"))
     if len(rows) > 1 and "exact_accuracy" in r:
         table = ["| answers of | exact accuracy | token accuracy |", "|---|---|---|"]
         for label, key in rows:
@@ -329,30 +380,50 @@ def difficulty_and_baselines(facts: CardFacts) -> str:
             token = r.get(f"{pre}token_accuracy")
             table.append(f"| {label} | {r[pre + 'exact_accuracy']:.4g} | "
                          f"{'-' if token is None else format(token, '.4g')} |")
-        parts.append("\n".join(table) + "\n\nToken accuracy counts every labelled cell (Sudoku givens and maze "
-                     "walls included), for the model and the baselines alike.")
+        parts.append("\n".join(table) + "\n\n" + text("baselines", "token_note", template=template))
     if "givens_mean" in r:
-        text = (f"Test puzzles: {r['givens_min']:.0f}-{r['givens_max']:.0f} givens (mean {r['givens_mean']:.1f})")
+        line = text("difficulty", "puzzles", template=template, givens_min=f"{r['givens_min']:.0f}",
+                    givens_max=f"{r['givens_max']:.0f}", givens_mean=f"{r['givens_mean']:.1f}")
         if "rating_mean" in r:
-            text += f"; the exact solver needs {r['rating_mean']:.1f} guesses on average (rating)"
-        parts.append(text + ".")
+            line += text("difficulty", "rating", template=template, rating_mean=f"{r['rating_mean']:.1f}")
+        parts.append(line + ".")
     if "path_length_mean" in r:
-        text = (f"Test mazes: shortest paths of {r['path_length_min']:.0f}-{r.get('path_length_max', 0):.0f} "
-                f"moves (mean {r['path_length_mean']:.1f})")
+        line = text("difficulty", "mazes", template=template, path_length_min=f"{r['path_length_min']:.0f}",
+                    path_length_max=f"{r.get('path_length_max', 0):.0f}",
+                    path_length_mean=f"{r['path_length_mean']:.1f}")
         if "grid_side" in r:
-            text += f" on a {r['grid_side']:.0f}x{r['grid_side']:.0f} grid"
-        parts.append(text + ".")
+            line += text("difficulty", "grid", template=template, grid_side=f"{r['grid_side']:.0f}")
+        parts.append(line + ".")
     if not parts:
-        return ("No baselines or difficulty summary were given (`hrmkit eval` writes them into metrics.json; "
-                "pass that report with `--report`).")
+        return text("baselines", "none", template=template)
     return "\n\n".join(parts)
 
 
+def limits(facts: CardFacts, template: Path = TEMPLATE) -> list[str]:
+    """The card's Limits: the task's, then those of the model's settings, then where the numbers come from."""
+    cfg = facts.config
+    found = [text("limits", "task", facts.task or "other", template=template)]
+    if cfg.get("attn_mask") == "grid":
+        found.append(text("limits", "any_size", template=template, attn_radius=cfg.get("attn_radius", 1),
+                          seq_len=cfg.get("seq_len", "?")))
+    else:
+        found.append(text("limits", "fixed_size", template=template, seq_len=cfg.get("seq_len", "?")))
+    if cfg.get("attn_mask") == "sudoku_peers":
+        found.append(text("limits", "sudoku_peers", template=template))
+    if cfg.get("halting") == "fixed":
+        trained, run = cfg.get("halt_max_steps", "?"), cfg.get("eval_segments") or cfg.get("halt_max_steps", "?")
+        segments = text("limits", "segments", "same" if trained == run else "differ", template=template,
+                        trained=trained, run=run)
+        found.append(text("limits", "fixed_halting", template=template, segments=segments))
+    found.append(text("limits", "sources", template=template))
+    return found
+
+
 def render(facts: CardFacts, template: Path = TEMPLATE) -> str:
-    """README.md text: metadata from ModelCardData (model-index schema), body from the template."""
+    """README.md text: metadata from ModelCardData (model-index schema), body and wording from the template."""
     from huggingface_hub import EvalResult, ModelCardData
 
-    static, body = _split_template(Path(template).read_text(encoding="utf-8"))
+    static, body, _ = _template(template)
     tags = list(static.pop("tags", []))
     if facts.task and facts.task not in tags:
         tags.append(facts.task)
@@ -382,55 +453,31 @@ def render(facts: CardFacts, template: Path = TEMPLATE) -> str:
                  for m in facts.metrics]
         metrics_table = "\n".join(rows)
     else:
-        metrics_table = "No evaluation report was given: publish with `--report REPORT_DIR` (from `hrmkit eval`)."
+        metrics_table = text("no_report", template=template)
     cfg = facts.config
     arch_summary = ", ".join(f"{k}={cfg[k]}" for k in ("arch", "hidden_size", "num_heads", "H_layers", "L_layers",
                                                        "H_cycles", "L_cycles", "halt_max_steps", "seq_len",
                                                        "vocab_size", "puzzle_emb_ndim") if k in cfg)
     files = ["| file | sha256 |", "|---|---|"] + [f"| {n} | `{h}` |" for n, h in sorted(facts.files.items())]
-    limits = [TASK_LIMITS.get(facts.task or "", "The task could not be determined from the files given.")]
-    if cfg.get("attn_mask") == "grid":
-        limits.append(f"Any grid size: attention only over the cells within Manhattan distance "
-                      f"{cfg.get('attn_radius', 1)}, with learned embeddings of each offset and no position table "
-                      f"(`attn_mask: grid`), so the weights run on square grids of any size (trained on "
-                      f"{cfg.get('seq_len', '?')} cells). Information moves a few cells per segment: a larger grid "
-                      "needs more segments (`hrmkit solve --max-steps N`, `hrmkit eval --steps N`).")
-    else:
-        limits.append(f"Fixed input size: sequences of {cfg.get('seq_len', '?')} tokens; another puzzle size needs "
-                      "another model.")
-    if cfg.get("attn_mask") == "sudoku_peers":
-        limits.append("Built-in structural prior: attention only between Sudoku peers (same row, column or box) "
-                      "and learned row/column/box embeddings (`attn_mask: sudoku_peers`). This, not the generic "
-                      "architecture, is what lets it learn in minutes on a CPU; it works only for 9x9 Sudoku.")
-    if cfg.get("halting") == "fixed":
-        trained, run = cfg.get("halt_max_steps", "?"), cfg.get("eval_segments") or cfg.get("halt_max_steps", "?")
-        limits.append((f"Trained and evaluated with a fixed {trained} segments" if trained == run else
-                       f"Trained with a fixed {trained} segments per puzzle and evaluated with {run}") + ", which is "
-                      "also how `hrmkit solve` runs it by default; halting on its Q head (`--halt-on q`) stops "
-                      "earlier and is less accurate, `--halt-on verified` stops at the first checked answer "
-                      "(benchmarks/RESULTS-solve.md).")
-    limits.append("Reported numbers are those of the source named beside each; only numbers with the source "
-                  "'hrmkit eval report' were measured by hrmkit on these weights.")
     fields = {
         "title": facts.title,
         "summary": facts.summary,
-        "what_it_does": TASK_TEXT.get(facts.task or "", "A recurrent reasoning model over fixed-length token "
-                                      "sequences.") + " The model refines its answer over several reasoning "
-                                      "segments and its Q head says when to stop.",
+        "what_it_does": text("task", facts.task or "other", template=template) + " "
+        + text("refines", template=template),
         "repo": facts.repo,
         "act_steps": cfg.get("halt_max_steps", 16),
         "seq_len": cfg.get("seq_len", "L"),
         "metrics_table": metrics_table,
-        "difficulty_baselines": difficulty_and_baselines(facts),
-        "arch_summary": arch_summary or "see config.json",
-        "n_params": facts.n_params or "unknown",
+        "difficulty_baselines": difficulty_and_baselines(facts, template),
+        "arch_summary": arch_summary or text("not_recorded", "arch", template=template),
+        "n_params": facts.n_params or text("not_recorded", "params", template=template),
         "training": (f"{facts.training_note}\n\n" + _yaml_block(facts.training)) if facts.training
-        else "not recorded with these weights.",
+        else text("not_recorded", "training", template=template),
         "data_provenance": facts.data_note + (("\n\n" + _yaml_block(facts.data_provenance))
                                               if facts.data_provenance else ""),
-        "files_table": "\n".join(files) if facts.files else "See the repository's files.",
-        "limits": "\n".join(f"- {x}" for x in limits),
-        "citation": facts.citation or _HRMKIT_CITATION,
+        "files_table": "\n".join(files) if facts.files else text("not_recorded", "files", template=template),
+        "limits": "\n".join(f"- {x}" for x in limits(facts, template)),
+        "citation": facts.citation or text("citation", template=template),
     }
     return f"---\n{data.to_yaml()}\n---\n" + string.Template(body).substitute(fields)
 
@@ -477,11 +524,3 @@ def write_card(src: Path, out: Path, repo: str | None = None, report: Path | Non
     check_target(out, replace=True)
     text = card_text(src, repo or default_repo(src), report=report, data=data)
     return write_text(out, text, replace=True)
-
-
-_HRMKIT_CITATION = """@misc{wang2025hierarchicalreasoningmodel,
-  title={Hierarchical Reasoning Model},
-  author={Guan Wang and Jin Li and Yuhao Sun and Xing Chen and Changling Liu and Yue Wu and Meng Lu and
-          Sen Song and Yasin Abbasi Yadkori},
-  year={2025}, eprint={2506.21734}, archivePrefix={arXiv}, primaryClass={cs.AI},
-}"""
