@@ -43,8 +43,8 @@ a model trained with halting: fixed runs every puzzle a fixed number of segments
 eval report in its folder, else its config's eval_segments or halt_max_steps); a model trained with halting: act stops a puzzle
 when its Q head says halt (HRM q_halt > q_continue, TRM q_halt > 0) or at --max-steps (default: its
 halt_max_steps). A stopped puzzle's batch slot takes the next puzzle. --halt-on q forces the Q head.
---halt-threshold P halts on sigmoid(q_halt) > P (default: the model's halt_threshold, 0.5
-unless its config sets one; 0.5 is q_halt > 0, the HRM rule stays q_halt > q_continue at 0.5).
+--halt-threshold P halts on sigmoid(q_halt) > P, whatever the model's halt_rule (its default:
+the model's halt_rule, q_continue or sigmoid(q_halt) > its halt_threshold; P = 0.5 is q_halt > 0).
 --halt-on verified stops a Sudoku or maze at the first segment whose answer checks out (else at --max-steps).
 --fixed-steps runs every puzzle to --max-steps, as the authors evaluate. --max-steps alone sets the
 segments, not the halting.

@@ -7,8 +7,9 @@
 The choice depends on the device of the activations; it is made once per (request, device type) and logged on
 the `hrmkit.models` logger.
 An optional fixed boolean mask [L, L] (True = may attend; the same for every head and batch row) restricts which
-keys a query sees (`attn_mask: sudoku_peers`). SDPA takes it as attn_mask; with a mask the xformers kernel is not
-used: such calls run on SDPA and the fallback is logged once.
+keys a query sees (`attn_mask: family-graph` with a graph of one relation, such as the Sudoku peers: `graph_mask`).
+SDPA takes it as attn_mask; with a mask the xformers kernel is not used: such calls run on SDPA and the fallback is
+logged once. A family graph whose relations are grid offsets runs on `GridAttention` instead.
 `reference_attention` is the plain softmax(QK^T/sqrt(d))V used by tests to check both kernels.
 """
 
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hrmkit.errors import HrmkitError
+from hrmkit.models import structure
 from hrmkit.models.layers import Linear, apply_rope
 
 log = logging.getLogger("hrmkit.models")
@@ -108,17 +110,25 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, backend: str,
     return out.transpose(1, 2)
 
 
-def sudoku_peer_mask(prefix_len: int = 0) -> torch.Tensor:
-    """[P+81, P+81] bool: cells i, j may attend to each other when they share a row, a column or a box (the
-    diagonal included: 21 keys per cell). The P puzzle-embedding positions in front attend everywhere and are
+def graph_mask(name: str, seq_len: int, radius: int = 1, prefix_len: int = 0) -> torch.Tensor:
+    """[P+L, P+L] bool from the relation graph of the family `name` (hrmkit.models.structure): position i may attend
+    to j when j is one of i's neighbours. The P puzzle-embedding positions in front attend everywhere and are
     attended by every position (they carry puzzle-wide information, not a cell)."""
-    cell = torch.arange(81)
-    row, col = cell // 9, cell % 9
-    box = 3 * (row // 3) + col // 3
-    peers = (row[:, None] == row) | (col[:, None] == col) | (box[:, None] == box)  # (81, 81)
-    mask = torch.ones(prefix_len + 81, prefix_len + 81, dtype=torch.bool)
-    mask[prefix_len:, prefix_len:] = peers
+    _, neighbours = structure.relation_graph(name, seq_len, radius)
+    rows = torch.tensor([i for i, edges in enumerate(neighbours) for _ in edges], dtype=torch.long)
+    cols = torch.tensor([j for edges in neighbours for j, _ in edges], dtype=torch.long)
+    graph = torch.zeros(seq_len, seq_len, dtype=torch.bool)
+    graph[rows, cols] = True
+    mask = torch.ones(prefix_len + seq_len, prefix_len + seq_len, dtype=torch.bool)
+    mask[prefix_len:, prefix_len:] = graph
     return mask
+
+
+def sudoku_peer_mask(prefix_len: int = 0) -> torch.Tensor:
+    """The Sudoku structure's graph mask (`attn_mask: sudoku_peers`, the first spelling of family-graph with
+    structure sudoku): [P+81, P+81], cells that share a row, a column or a box (the diagonal included: 21 keys per
+    cell)."""
+    return graph_mask(structure.LEGACY_PRIORS[("attn_mask", "sudoku_peers")], 81, prefix_len=prefix_len)
 
 
 class Attention(nn.Module):
@@ -147,43 +157,47 @@ class Attention(nn.Module):
         return self.o_proj(out.reshape(B, L, D))
 
 
-def grid_offsets(radius: int) -> list[tuple[int, int]]:
-    """The (row, column) offsets within Manhattan distance `radius`, (0, 0) first, then row-major."""
-    rest = [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
-            if 0 < abs(dy) + abs(dx) <= radius]
-    return [(0, 0)] + rest
+def grid_offsets(radius: int, name: str = structure.GRID_FAMILY) -> list[tuple[int, int]]:
+    """The relations (row, column offsets) of a grid family's graph for `radius` (mazes: the offsets within
+    Manhattan distance `radius`, (0, 0) first, then row-major), read from a canvas on which every offset occurs.
+    They must be the same on a canvas of any size (`grid_neighbours` checks)."""
+    side = 2 * radius + 1
+    offsets, _ = structure.lattice_valid(name, side * side, radius)
+    return list(offsets)
 
 
 @functools.cache
-def grid_neighbours(side: int, radius: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """For a side x side grid (row-major cells): index [L, K] of each cell's K neighbours in `grid_offsets` order
-    (L, a row past the grid, where the neighbour is off the grid) and valid [L, K] bool."""
+def grid_neighbours(side: int, radius: int, name: str = structure.GRID_FAMILY) -> tuple[torch.Tensor, torch.Tensor]:
+    """For a side x side grid (row-major cells) of the family `name`: index [L, K] of each cell's K neighbours in
+    `grid_offsets` order (L, a row past the grid, where the neighbour is off the grid) and valid [L, K] bool."""
+    offsets, valid = structure.lattice_valid(name, side * side, radius)
+    if list(offsets) != grid_offsets(radius, name):
+        raise HrmkitError(f"the {name} structure's offsets on a {side}x{side} grid differ from those on other sizes")
+    valid = torch.tensor(valid, dtype=torch.bool).view(side * side, len(offsets))
     cell = torch.arange(side * side)
-    row, col = cell // side, cell % side
-    index, valid = [], []
-    for dy, dx in grid_offsets(radius):
-        r, c = row + dy, col + dx
-        ok = (r >= 0) & (r < side) & (c >= 0) & (c < side)
-        index.append(torch.where(ok, r * side + c, side * side))
-        valid.append(ok)
-    return torch.stack(index, 1), torch.stack(valid, 1)
+    index = torch.stack([(cell // side + dy) * side + cell % side + dx for dy, dx in offsets], 1)
+    return torch.where(valid, index, side * side), valid
 
 
 class GridAttention(nn.Module):
-    """Attention of each cell of a square grid over its neighbours within Manhattan distance `radius`.
+    """Attention of each cell of a square grid over its neighbours in a grid family's relation graph (mazes: the
+    cells within Manhattan distance `radius`; `attn_mask: family-graph` with structure maze, first spelled `grid`).
 
-    Every offset o = (dy, dx) has learned key and value embeddings per head (rel_k[o], rel_v[o]): the score of a
-    neighbour is q . (k + rel_k[o]) / sqrt(d) and it contributes v + rel_v[o], so a head can tell its neighbours
-    apart by direction, as a convolution does, while nothing depends on the grid size: the side is read from
-    the sequence length at every call (L = side * side). Off-grid neighbours are masked. The same QKV and output
-    projections as `Attention` (no biases)."""
+    The graph's relations are offsets o = (dy, dx); each has learned key and value embeddings per head (rel_k[o],
+    rel_v[o]): the score of a neighbour is q . (k + rel_k[o]) / sqrt(d) and it contributes v + rel_v[o], so a head
+    can tell its neighbours apart by direction, as a convolution does, while nothing depends on the grid size: the
+    side is read from the sequence length at every call (L = side * side) and the family's graph for that size
+    says which neighbours exist (the others, off the grid, are masked). The same QKV and output projections as
+    `Attention` (no biases)."""
 
-    def __init__(self, hidden: int, num_heads: int, radius: int):
+    def __init__(self, hidden: int, num_heads: int, radius: int, name: str = structure.GRID_FAMILY):
         super().__init__()
         if hidden % num_heads:
             raise HrmkitError(f"hidden_size {hidden} is not a multiple of num_heads {num_heads}")
-        self.num_heads, self.head_dim, self.radius = num_heads, hidden // num_heads, radius
-        k = len(grid_offsets(radius))
+        self.num_heads, self.head_dim, self.radius, self.structure = num_heads, hidden // num_heads, radius, name
+        self.offsets = tuple(grid_offsets(radius, name))
+        self.reach = max(max(abs(dy), abs(dx)) for dy, dx in self.offsets)  # padding that holds every neighbour
+        k = len(self.offsets)
         self.qkv_proj = Linear(hidden, 3 * hidden)
         self.o_proj = Linear(hidden, hidden)
         self.rel_k = nn.Parameter(torch.randn(k, num_heads, self.head_dim) * 0.5)
@@ -194,16 +208,16 @@ class GridAttention(nn.Module):
         side = math.isqrt(L)
         if side * side != L:
             raise HrmkitError(f"grid attention needs a square grid, got a sequence of {L}")
-        H, hd, r = self.num_heads, self.head_dim, self.radius
+        H, hd, r = self.num_heads, self.head_dim, self.reach
+        _, valid = grid_neighbours(side, self.radius, self.structure)  # the family's graph at this size
         q, k, v = self.qkv_proj(x).view(B, side, side, 3, H, hd).unbind(3)  # each (B, S, S, H, hd)
         # zero-padded by r on both grid axes; each offset's neighbours are then a shifted view (cheap backward)
         k_pad = F.pad(k, (0, 0, 0, 0, r, r, r, r))
         v_pad = F.pad(v, (0, 0, 0, 0, r, r, r, r))
-        offsets = grid_offsets(r)
+        offsets = self.offsets
         scores = torch.stack([(q * k_pad[:, r + dy: r + dy + side, r + dx: r + dx + side]).sum(-1)
                               for dy, dx in offsets], -1)  # (B, S, S, H, K)
         scores = (scores + torch.einsum("bijhd,khd->bijhk", q, self.rel_k.to(x.dtype))) / math.sqrt(hd)
-        _, valid = grid_neighbours(side, r)
         scores = scores.masked_fill(~valid.to(x.device).view(1, side, side, 1, -1), float("-inf"))
         p = scores.softmax(-1)  # (B, S, S, H, K)
         out = torch.einsum("bijhk,khd->bijhd", p, self.rel_v.to(x.dtype))

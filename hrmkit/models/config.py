@@ -21,12 +21,22 @@ import yaml
 
 from hrmkit.errors import HrmkitError, where
 from hrmkit.fields import coerce_fields, from_mapping
+from hrmkit.models import structure as _structure
+from hrmkit.models.structure import COORD_ENCODINGS, FAMILY_COORDS, FAMILY_GRAPH, GRAPH_MASKS, LEGACY_PRIORS
 
-POS_ENCODINGS = ("rope", "learned", "none", "sudoku_rcb")  # sudoku_rcb: learned row/column/box tables (81 cells)
-# sudoku_peers: a cell attends to its row, column and box (itself included); grid: a cell of a square grid attends
-# to the cells within Manhattan distance attn_radius (itself included), with learned embeddings of each offset
-# (relative positions), so that the same weights run on a grid of any size
-ATTN_MASKS = ("none", "sudoku_peers", "grid")
+# The structural priors (hrmkit.models.structure): the family named by `structure` supplies them.
+# family-coords: one learned table per coordinate axis of the family (Sudoku: row, column, box; grids: row, column).
+# family-graph: attention sees only a position's neighbours in the family's relation graph (Sudoku: its row, column
+# and box; grids: the cells within Manhattan distance attn_radius, with learned embeddings of each offset, so that
+# the same weights run on a grid of any size). The first spellings stay accepted: sudoku_rcb (family-coords with
+# sudoku), sudoku_peers (family-graph with sudoku), grid (family-graph with maze).
+POS_ENCODINGS = ("rope", "learned", "none", FAMILY_COORDS, "sudoku_rcb")
+ATTN_MASKS = ("none", FAMILY_GRAPH, "sudoku_peers", "grid")
+# Per-puzzle halting (`model.halts`), named once: q_continue halts when q_halt > q_continue (the authors' HRM; needs
+# a trained q_continue: halting act, and for TRM no_ACT_continue false); threshold halts when sigmoid(q_halt) >
+# halt_threshold (at 0.5: q_halt > 0, the authors' TRM). A config that names none (written before the setting) gets
+# the rule it ran under: q_continue when q_continue is trained and halt_threshold is 0.5, else threshold.
+HALT_RULES = ("q_continue", "threshold")
 Q_POOLS = ("first", "mean")  # the Q head reads position 0 (the authors) or the mean over positions
 LOSS_ON = ("all", "blanks")  # blanks: loss on cells whose input is the blank token; decoding keeps the givens
 OMITTED_AT_DEFAULT = ("eval_segments",)
@@ -58,14 +68,16 @@ class ModelConfig:
     rope_theta: float = 10000.0
     rms_norm_eps: float = 1e-5
     attn_mask: str = "none"
-    attn_radius: int = 1  # attn_mask=grid: Manhattan radius of a cell's neighbourhood
+    attn_radius: int = 1  # a grid's relation graph: Manhattan radius of a cell's neighbourhood
+    structure: str = "none"  # the family supplying family-graph / family-coords (none, sudoku, maze)
     # adaptive computation time
     halt_max_steps: int = 16
     halt_exploration_prob: float = 0.1
     halting: str = "act"  # act: the authors' Q-learning halting in training; fixed: no early halt, no exploration
-    # Per-puzzle halting (`model.halts`): halt once sigmoid(q_halt) > halt_threshold. The default 0.5 is the
-    # authors' q_halt > 0 (TRM, halting=fixed); HRM with halting=act keeps its q_halt > q_continue at 0.5 and uses
-    # the threshold only when set to another value. With halting=act it also decides when training halts.
+    # Per-puzzle halting (`model.halts`; with halting=act it also decides when training halts): halt_rule (HALT_RULES;
+    # "" = not named: resolved once, from the other settings, to the rule such a config always ran under) and the
+    # probability of halt_rule threshold.
+    halt_rule: str = ""
     halt_threshold: float = 0.5
     # Segments an evaluation or `hrmkit solve` runs by default (trace's default); 0 = halt_max_steps. A model
     # trained with few segments of deep supervision can keep improving well past them (the sudoku-search recipe:
@@ -98,36 +110,108 @@ class ModelConfig:
         if not 0.0 <= self.halt_exploration_prob <= 1.0:
             raise HrmkitError("model config: halt_exploration_prob must be in [0, 1], "
                               f"got {self.halt_exploration_prob}")
-        if not 0.0 < self.halt_threshold < 1.0:
-            raise HrmkitError(f"model config: halt_threshold must be a probability in (0, 1), got {self.halt_threshold}")
+        check_halt_threshold(self.halt_threshold, "model config: halt_threshold")
         for name, allowed in (("pos_encodings", POS_ENCODINGS), ("attention", ATTENTION),
                               ("forward_dtype", FORWARD_DTYPES), ("attn_mask", ATTN_MASKS), ("loss_on", LOSS_ON),
                               ("halting", HALTING), ("q_pool", Q_POOLS)):
             if getattr(self, name) not in allowed:
                 raise HrmkitError(f"model config: {name} must be one of {', '.join(allowed)}, "
                                   f"got {getattr(self, name)!r}")
-        for name in ("pos_encodings", "attn_mask"):  # the Sudoku priors index the 81 cells of a 9x9 grid
-            if getattr(self, name).startswith("sudoku_") and self.seq_len != 81:
-                raise HrmkitError(f"model config: {name}={getattr(self, name)} needs a 9x9 Sudoku (seq_len 81), "
-                                  f"got seq_len {self.seq_len}")
-
-        if self.attn_mask == "grid":
-            if self.attn_radius < 1:
-                raise HrmkitError(f"model config: attn_radius must be >= 1, got {self.attn_radius}")
-            if self.pos_encodings != "none" or self.puzzle_emb_ndim:
-                raise HrmkitError("model config: attn_mask=grid runs on any grid size: it needs pos_encodings none "
-                                  "and no puzzle embedding (its offsets embed relative positions)")
-            side = math.isqrt(self.seq_len)
-            if side * side != self.seq_len:
-                raise HrmkitError(f"model config: attn_mask=grid needs a square grid, got seq_len {self.seq_len}")
+        self._check_structure()
+        self._resolve_halt_rule()
         if not 0 <= self.blank_token_id < self.vocab_size:
             raise HrmkitError(f"model config: blank_token_id must be a token id < vocab_size {self.vocab_size}, "
                               f"got {self.blank_token_id}")
 
+    # ---- structural prior ---------------------------------------------------------------------------------
+    def _implied_structure(self) -> str:
+        """The structure a first spelling of the prior names (sudoku_peers, sudoku_rcb: sudoku; grid: maze), or none."""
+        for key in (("attn_mask", self.attn_mask), ("pos_encodings", self.pos_encodings)):
+            if key in LEGACY_PRIORS:
+                return LEGACY_PRIORS[key]
+        return "none"
+
+    def _check_structure(self) -> None:
+        """Resolve the first spellings to their structure, then check the prior against the family's structure."""
+        implied = {LEGACY_PRIORS[key]: key for key in (("attn_mask", self.attn_mask), ("pos_encodings", self.pos_encodings))
+                   if key in LEGACY_PRIORS}
+        if len(implied) > 1:
+            (a, b), (c, d) = implied.values()
+            raise HrmkitError(f"model config: {a}={b} and {c}={d} name different structures ({', '.join(implied)})")
+        if implied:
+            (family, (name, value)), = implied.items()
+            if self.structure == "none":
+                self.structure = family  # (config.json leaves it out: the spelling says it)
+            elif self.structure != family:
+                raise HrmkitError(f"model config: {name}={value} is the {family} structure's prior, but structure "
+                                  f"is {self.structure!r}")
+        if self.structure != "none":
+            try:
+                _structure.family_module(self.structure)
+            except HrmkitError as err:
+                raise HrmkitError(f"model config: {err}") from None
+        for name in ("pos_encodings", "attn_mask"):
+            if getattr(self, name) in (FAMILY_COORDS, FAMILY_GRAPH) and self.structure == "none":
+                raise HrmkitError(f"model config: {name}={getattr(self, name)} needs a structure, the family that "
+                                  f"supplies it ({', '.join(_structure.structures())})")
+        if self.uses_coords:
+            try:
+                _structure.coordinates(self.structure, self.seq_len)
+            except HrmkitError as err:
+                raise HrmkitError(f"model config: pos_encodings={self.pos_encodings}: {err}") from None
+        if self.uses_graph:
+            try:
+                relations, _ = _structure.relation_graph(self.structure, self.seq_len, self.attn_radius)
+                kernel = _structure.graph_kernel(relations)
+            except HrmkitError as err:
+                raise HrmkitError(f"model config: attn_mask={self.attn_mask} (structure {self.structure}, "
+                                  f"attn_radius {self.attn_radius}): {err}") from None
+            if kernel == "lattice" and (self.pos_encodings != "none" or self.puzzle_emb_ndim):
+                raise HrmkitError(f"model config: attn_mask={self.attn_mask} with the {self.structure} structure runs "
+                                  "on any grid size: it needs pos_encodings none and no puzzle embedding (its "
+                                  "offsets embed relative positions)")
+
+    @property
+    def uses_graph(self) -> bool:
+        """Attention restricted to the structure's relation graph (family-graph, or sudoku_peers / grid)."""
+        return self.attn_mask in GRAPH_MASKS
+
+    @property
+    def uses_coords(self) -> bool:
+        """Factored position embeddings from the structure's coordinates (family-coords, or sudoku_rcb)."""
+        return self.pos_encodings in COORD_ENCODINGS
+
     @property
     def any_size(self) -> bool:
-        """True when the model runs on square grids of any size (seq_len is then the training canvas only)."""
-        return self.attn_mask == "grid"
+        """True when the model runs on square grids of any size (seq_len is then the training canvas only): its
+        attention is a grid relation graph (offsets), and nothing else depends on the number of positions."""
+        if not self.uses_graph:
+            return False
+        relations, _ = _structure.relation_graph(self.structure, self.seq_len, self.attn_radius)
+        return _structure.graph_kernel(relations) == "lattice"
+
+    # ---- halting rule -------------------------------------------------------------------------------------
+    @property
+    def q_continue_trained(self) -> bool:
+        """Whether training gives q_continue a target (HRM: halting act)."""
+        return self.halting == "act"
+
+    def _implied_halt_rule(self) -> str:
+        """The rule of a config that names none (all configs before halt_rule): HRM.halts compared q_halt with
+        q_continue when q_continue is trained and halt_threshold is 0.5, else q_halt with the threshold's logit."""
+        return "q_continue" if self.q_continue_trained and self.halt_threshold == 0.5 else "threshold"
+
+    def _resolve_halt_rule(self) -> None:
+        if self.halt_rule == "":  # not named: the rule this config always ran under
+            self.halt_rule = self._implied_halt_rule()
+        if self.halt_rule not in HALT_RULES:
+            raise HrmkitError(f"model config: halt_rule must be one of {', '.join(HALT_RULES)}, got {self.halt_rule!r}")
+        if self.halt_rule == "q_continue" and not self.q_continue_trained:
+            raise HrmkitError(f"model config: halt_rule q_continue needs a trained q_continue (halting act"
+                              f"{'' if self.arch != 'trm' else ' and no_ACT_continue false'}); use halt_rule threshold")
+        if self.halt_rule == "q_continue" and self.halt_threshold != 0.5:
+            raise HrmkitError(f"model config: halt_threshold {self.halt_threshold} is used by halt_rule threshold "
+                              "only; halt_rule is q_continue")
 
     @property
     def prefix_len(self) -> int:
@@ -144,6 +228,11 @@ class ModelConfig:
         data = {"arch": self.arch, **dataclasses.asdict(self)}
         for name in OMITTED_AT_DEFAULT:  # fields added later: config.json of a model not using them is unchanged
             if data[name] == self.__dataclass_fields__[name].default:
+                del data[name]
+        # likewise, left out where the other fields imply them (as a config without them resolves): the structure
+        # of a first spelling (sudoku_peers ...) or none, and the halting rule such a config always ran under
+        for name, implied in (("structure", self._implied_structure()), ("halt_rule", self._implied_halt_rule())):
+            if data[name] == implied:
                 del data[name]
         return data
 
@@ -231,6 +320,11 @@ class TRMConfig(ModelConfig):
     puzzle_emb_len: int = 16  # positions for the puzzle embedding; 0: ceil(puzzle_emb_ndim / hidden)
     no_ACT_continue: bool = True  # halt on q_halt > 0 alone; no q_continue target, no extra forward
 
+    @property
+    def q_continue_trained(self) -> bool:
+        """TRM trains q_continue only with halting act and no_ACT_continue false."""
+        return self.halting == "act" and not self.no_ACT_continue
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.puzzle_emb_len < 0:
@@ -251,6 +345,17 @@ class TRMConfig(ModelConfig):
 
 ARCHS: dict[str, type[ModelConfig]] = {"hrm_act_v1": HRMConfig, "trm": TRMConfig}
 
+
+def check_halt_threshold(p: float, name: str = "halt threshold") -> float:
+    """`p` if it is a probability in (0, 1) (the halting threshold's one check), else an HrmkitError naming it."""
+    try:
+        value = float(p)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(p, bool) or not 0.0 < value < 1.0:  # nan fails too
+        raise HrmkitError(f"{name} must be a probability in (0, 1), got {p}")
+    return value
+
 # ---- presets ---------------------------------------------------------------------------------------------------
 _HRM_PAPER = dict(arch="hrm_act_v1", hidden_size=512, num_heads=8, expansion=4.0, H_layers=4, L_layers=4,
                   H_cycles=2, L_cycles=2, halt_max_steps=16, halt_exploration_prob=0.1, pos_encodings="rope",
@@ -259,6 +364,9 @@ _TRM_PAPER = dict(arch="trm", hidden_size=512, num_heads=8, expansion=4.0, L_lay
                   halt_max_steps=16, halt_exploration_prob=0.1, pos_encodings="rope", puzzle_emb_ndim=512,
                   puzzle_emb_len=16, no_ACT_continue=True)  # TRM paper / its config/arch/trm.yaml
 
+# The presets keep the first spellings of their priors (sudoku_rcb, sudoku_peers, grid: the same models as
+# family-coords / family-graph with structure sudoku or maze, and config.json keeps whichever spelling a config
+# used): train/guard.py preset_family and zoo/card.py still read those strings from presets and config.json.
 PRESETS: dict[str, dict[str, Any]] = {
     # HRM paper, Sudoku-Extreme 1k: 27,275,266 parameters. Vocab: pad, blank, digits 1..9.
     "paper-sudoku": dict(_HRM_PAPER, vocab_size=11, seq_len=81, num_puzzle_identifiers=1),

@@ -24,10 +24,15 @@ it halts exactly at halt_max_steps. `trace()` (hrmkit.models.base) runs N segmen
 
 Switches of the config beyond the authors' model (defaults keep their behaviour; the CPU demo recipe,
 benchmarks/demo_recipe/RESULTS.md, turns all of them on):
-- pos_encodings: sudoku_rcb  learned row, column and box tables [9, D]; token positions embed as
-  sqrt(D) * (tok + row + col + box) / sqrt(3) (no RoPE); puzzle-embedding positions are left as they are.
-- attn_mask: sudoku_peers    every attention (all heads, layers, both modules) sees only a cell's row, column and box
-  (hrmkit.models.attention.sudoku_peer_mask; puzzle-embedding positions see and are seen by everything).
+- pos_encodings: family-coords  one learned table [size, D] per coordinate axis of the `structure` family
+  (hrmkit.models.structure; Sudoku: row, column, box of size 9, first spelled sudoku_rcb; mazes: row, column);
+  token positions embed as sqrt(D) * (tok + sum of the axis tables) / sqrt(number of axes) (no RoPE);
+  puzzle-embedding positions are left as they are. Tables are named embed_<axis> (embed_row, ...).
+- attn_mask: family-graph     every attention (all heads, layers, both modules) sees only a position's neighbours in
+  the `structure` family's relation graph. A graph of one relation (Sudoku: a cell's row, column and box, first
+  spelled sudoku_peers) is a fixed mask (hrmkit.models.attention.graph_mask; puzzle-embedding positions see and
+  are seen by everything); a graph of grid offsets (mazes: the cells within attn_radius, first spelled grid) runs
+  on GridAttention, whose weights fit a grid of any size.
 - grad_cycles: k             the last k H-cycles (their L-calls and H-call) are back-propagated in full; 0 = 1-step.
 - loss_on: blanks            the loss covers cells whose input is blank (hrmkit.models.losses); the network is never
   taught the givens, so its logits at given cells are replaced by a fixed one-hot of the input token: every
@@ -35,6 +40,7 @@ benchmarks/demo_recipe/RESULTS.md, turns all of them on):
 - halting: fixed             training runs every sequence exactly halt_max_steps segments (no Q-learning halt, no
   exploration, no extra forward); q_halt is still trained (BCE on "answer fully right"), and inference may halt
   per puzzle on sigmoid(q_halt) > halt_threshold (`halts`; default 0.5, i.e. q_halt > 0).
+- halt_rule: q_continue | threshold   the per-puzzle halting rule, named in the config (see HRM.halts).
 """
 
 from __future__ import annotations
@@ -47,22 +53,32 @@ from torch import nn
 
 import torch.nn.functional as F
 
-from hrmkit.errors import HrmkitError
-from hrmkit.models.attention import Attention, GridAttention, sudoku_peer_mask
+from hrmkit.models import structure
+from hrmkit.models.attention import Attention, GridAttention, graph_mask
 from hrmkit.models.base import PretrainedModel
-from hrmkit.models.config import BLANK_TOKEN_ID, HRMConfig, ModelConfig
+from hrmkit.models.config import BLANK_TOKEN_ID, HRMConfig, ModelConfig, check_halt_threshold
 from hrmkit.models.layers import Embedding, Linear, PuzzleEmbedding, RotaryEmbedding, SwiGLU, rms_norm, trunc_normal_
+
+
+def _graph_kernel(config: ModelConfig) -> str | None:
+    """How attention runs the config's family graph ("mask" | "lattice"), or None without one."""
+    if not config.uses_graph:
+        return None
+    relations, _ = structure.relation_graph(config.structure, config.seq_len, config.attn_radius)
+    return structure.graph_kernel(relations)
 
 
 def attention_mask(config: ModelConfig) -> torch.Tensor | None:
     """The fixed structural attention mask [P+L, P+L] the config asks for, or None."""
-    return sudoku_peer_mask(config.prefix_len) if config.attn_mask == "sudoku_peers" else None
+    if _graph_kernel(config) != "mask":
+        return None
+    return graph_mask(config.structure, config.seq_len, config.attn_radius, config.prefix_len)
 
 
 def make_attention(config: ModelConfig) -> nn.Module:
-    """The token mixer of one block: grid attention over neighbours (attn_mask=grid) or full/masked attention."""
-    if config.attn_mask == "grid":
-        return GridAttention(config.hidden_size, config.num_heads, config.attn_radius)
+    """The token mixer of one block: grid attention over the neighbours of a grid graph, or full/masked attention."""
+    if _graph_kernel(config) == "lattice":
+        return GridAttention(config.hidden_size, config.num_heads, config.attn_radius, config.structure)
     return Attention(config.hidden_size, config.num_heads, config.attention, attention_mask(config))
 
 
@@ -109,6 +125,7 @@ class HRMInner(nn.Module):
         self.config = config
         D = config.hidden_size
         self.prefix_len = config.prefix_len  # puzzle-embedding positions before the tokens
+        self.coord_axes: tuple[str, ...] = ()  # pos_encodings family-coords: the family's coordinate axes
         self.embed_scale = math.sqrt(D)
         self.embed_tokens = Embedding(config.vocab_size, D, init_std=1.0 / self.embed_scale)
         self.lm_head = Linear(D, config.vocab_size)
@@ -120,12 +137,13 @@ class HRMInner(nn.Module):
             self.rotary_emb = RotaryEmbedding(D // config.num_heads, total_len, config.rope_theta)
         elif config.pos_encodings == "learned":
             self.embed_pos = Embedding(total_len, D, init_std=1.0 / self.embed_scale)
-        elif config.pos_encodings == "sudoku_rcb":  # one table per Sudoku unit: row, column, box
-            self.embed_row, self.embed_col, self.embed_box = (
-                Embedding(9, D, init_std=1.0 / self.embed_scale) for _ in range(3))
-            cell = torch.arange(81)
-            rcb = torch.stack((cell // 9, cell % 9, 3 * (cell // 27) + (cell % 9) // 3))  # (3, 81)
-            self.register_buffer("cell_units", rcb, persistent=False)
+        elif config.uses_coords:  # one table per coordinate axis of the family (Sudoku: row, column, box)
+            axes, sizes, coords = structure.coordinates(config.structure, config.seq_len)
+            self.coord_axes = axes
+            for axis, size in zip(axes, sizes):  # embed_row, embed_col, ... (the state-dict names)
+                setattr(self, f"embed_{axis}", Embedding(size, D, init_std=1.0 / self.embed_scale))
+            # each position's coordinate on each axis (A, L); not saved: it is a function of the config
+            self.register_buffer("cell_units", torch.tensor(coords, dtype=torch.long).T.contiguous(), persistent=False)
         self._make_modules(config)
         # Initial states: fixed random vectors (buffers, never trained), broadcast over batch and positions.
         self.register_buffer("H_init", trunc_normal_(torch.empty(D), std=1.0), persistent=True)
@@ -141,9 +159,10 @@ class HRMInner(nn.Module):
     def input_embeddings(self, inputs: torch.Tensor, puzzle_ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """[B, seq_len] ids (+ [B] puzzle ids) -> [B, prefix_len + seq_len, D], scaled by sqrt(D)."""
         x = self.embed_tokens(inputs.long(), dtype)  # (B, L, D)
-        if hasattr(self, "embed_row"):  # the sum of four unit-variance terms, scaled back to one
-            row, col, box = self.cell_units
-            x = (x + self.embed_row(row, dtype) + self.embed_col(col, dtype) + self.embed_box(box, dtype)) / math.sqrt(3)
+        if self.coord_axes:  # token + one table per axis, divided by sqrt(number of axes)
+            for axis, index in zip(self.coord_axes, self.cell_units):
+                x = x + getattr(self, f"embed_{axis}")(index, dtype)
+            x = x / math.sqrt(len(self.coord_axes))
         if hasattr(self, "puzzle_emb"):
             B, D = x.shape[0], x.shape[-1]
             p = self.puzzle_emb(puzzle_ids, dtype)  # (B, puzzle_emb_ndim)
@@ -199,8 +218,7 @@ def exploration_min_steps(config, n: int, generator: torch.Generator | None = No
 
 def halt_logit(p: float) -> float:
     """The q_halt logit above which sigmoid(q_halt) > p (0 at p = 0.5)."""
-    if not 0.0 < p < 1.0:
-        raise HrmkitError(f"halt threshold must be a probability in (0, 1), got {p}")
+    p = check_halt_threshold(p)
     return math.log(p / (1.0 - p))
 
 
@@ -281,11 +299,12 @@ class HRM(PretrainedModel):
         return Carry(z_H, z_L, steps, halted, data), outputs
 
     def halts(self, q_halt: torch.Tensor, q_continue: torch.Tensor, threshold: float | None = None) -> torch.Tensor:
-        """The model's own halting rule (training with halting=act, and per-puzzle halting at inference):
-        q_halt > q_continue (the authors'); with halting=fixed there is no q_continue target, so q_halt > 0, i.e.
-        sigmoid(q_halt) > halt_threshold at its default 0.5. `threshold` (default: config.halt_threshold) other
-        than 0.5 replaces either rule by sigmoid(q_halt) > threshold."""
-        p = self.config.halt_threshold if threshold is None else threshold
-        if self.config.halting == "fixed" or p != 0.5:
-            return q_halt > halt_logit(p)
-        return q_halt > q_continue
+        """The model's halting rule (training with halting=act, and per-puzzle halting at inference), config.halt_rule:
+        q_continue: q_halt > q_continue (the authors' HRM); threshold: sigmoid(q_halt) > config.halt_threshold (at
+        0.5, q_halt > 0: the authors' TRM, and a model trained without a q_continue target). A `threshold` given
+        here asks for that rule with this probability instead (e.g. `hrmkit solve --halt-threshold`)."""
+        if threshold is not None:
+            return q_halt > halt_logit(threshold)
+        if self.config.halt_rule == "q_continue":
+            return q_halt > q_continue
+        return q_halt > halt_logit(self.config.halt_threshold)

@@ -12,8 +12,9 @@ are HRM's (hrmkit.models.hrm). Differences there: with no_ACT_continue (the pape
 q_halt > 0 alone and no target_q_continue is produced, so training needs no extra forward. The model has no
 state outside its weights, so an EMA copy (copy.deepcopy + lerp of parameters) works as is.
 
-The config switches described in hrmkit.models.hrm (pos_encodings: sudoku_rcb, attn_mask, loss_on, halting) work
-the same here; grad_cycles is HRM's (TRM back-propagates its whole last cycle already).
+The config switches described in hrmkit.models.hrm (pos_encodings: family-coords, attn_mask: family-graph, loss_on,
+halting, halt_rule) work the same here; grad_cycles is HRM's (TRM back-propagates its whole last cycle already). With
+no_ACT_continue q_continue gets no target, so the halting rule is threshold (TRMConfig.q_continue_trained).
 
 Blocks: attention + SwiGLU as HRM, or with mlp_t (the Sudoku "MLP-mixer" variant) a SwiGLU across the sequence
 positions replaces attention: x = norm(x + mlp_t(x^T)^T).
@@ -25,7 +26,7 @@ import torch
 from torch import nn
 
 from hrmkit.models.config import TRMConfig
-from hrmkit.models.hrm import HRM, HRMInner, halt_logit, make_attention
+from hrmkit.models.hrm import HRM, HRMInner, make_attention
 from hrmkit.models.layers import SwiGLU, rms_norm
 
 
@@ -92,11 +93,3 @@ class TRM(HRM):
     def __init__(self, config: TRMConfig):
         super().__init__(config)
         self.bootstrap_q_continue = not config.no_ACT_continue
-
-    def halts(self, q_halt: torch.Tensor, q_continue: torch.Tensor, threshold: float | None = None) -> torch.Tensor:
-        """sigmoid(q_halt) > threshold (default config.halt_threshold; at 0.5 the paper's q_halt > 0) with
-        no_ACT_continue or halting=fixed; otherwise HRM's rule (hrmkit.models.hrm.HRM.halts)."""
-        if self.config.no_ACT_continue or self.config.halting == "fixed":
-            p = self.config.halt_threshold if threshold is None else threshold
-            return q_halt > halt_logit(p)
-        return super().halts(q_halt, q_continue, threshold)

@@ -586,3 +586,50 @@ def generate_batch(
         puzzles[i], solutions[i] = generate(n, min_length, rng=rng, loops=loops, unique=unique, border=border,
                                             style=style, density=density)
     return puzzles, solutions
+
+
+# ----------------------------------------------------------------------------- structure
+# What a model may build in about the layout of a maze's tokens (hrmkit.models, `structure: maze`): a square
+# canvas of side S read row-major (`to_tokens`), whose cells have coordinates (row, column), for factored position
+# embeddings (`pos_encodings: family-coords`), and a relation graph for attention (`attn_mask: family-graph`):
+# the cells within Manhattan distance `radius`, each neighbour labelled by its offset (dy, dx), which the same
+# weights can use on a canvas of any size. Plain tuples: this module does not import torch.
+
+COORDINATE_AXES = ("row", "col")
+
+
+def _structure_side(seq_len: int) -> int:
+    side = int(round(seq_len ** 0.5)) if seq_len > 0 else 0
+    if side < 1 or side * side != seq_len:
+        raise HrmkitError(f"the maze structure is a square grid (seq_len a square such as 900), got seq_len {seq_len}")
+    return side
+
+
+def neighbour_offsets(radius: int) -> tuple[tuple[int, int], ...]:
+    """The (row, column) offsets within Manhattan distance `radius`: (0, 0) first, then row-major."""
+    if radius < 1:
+        raise HrmkitError(f"the maze structure's radius must be >= 1, got {radius}")
+    rest = tuple((dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
+                 if 0 < abs(dy) + abs(dx) <= radius)
+    return ((0, 0),) + rest
+
+
+def coordinates(seq_len: int) -> tuple[tuple[str, ...], tuple[int, ...], tuple[tuple[int, ...], ...]]:
+    """(axis names, axis sizes, the coordinates of each position): ("row", "col"), (S, S), and (c // S, c % S)
+    for cell c of the S x S canvas (seq_len = S * S)."""
+    side = _structure_side(seq_len)
+    return COORDINATE_AXES, (side, side), tuple(divmod(c, side) for c in range(seq_len))
+
+
+def relation_graph(seq_len: int, radius: int = 1) -> tuple[tuple, tuple[tuple[tuple[int, int], ...], ...]]:
+    """(relations, neighbours) over the S x S canvas: the relations are `neighbour_offsets(radius)`; neighbours[i]
+    holds (j, o) for each offset o = (dy, dx) whose cell j = (row + dy, col + dx) lies on the canvas, in offset
+    order (cell i itself is offset 0)."""
+    side = _structure_side(seq_len)
+    offsets = neighbour_offsets(radius)
+    neighbours = []
+    for cell in range(seq_len):
+        row, col = divmod(cell, side)
+        neighbours.append(tuple(((row + dy) * side + col + dx, o) for o, (dy, dx) in enumerate(offsets)
+                                if 0 <= row + dy < side and 0 <= col + dx < side))
+    return offsets, tuple(neighbours)

@@ -541,3 +541,35 @@ def generate(
     """
     return list(itertools.islice(generate_iter(givens=givens, rating=rating, minimal=minimal, seed=seed,
                                                max_tries=max_tries), n))
+
+
+# ---- structure ----------------------------------------------------------------------------------------------
+# What a model may build in about the layout of the 81 tokens (hrmkit.models, `structure: sudoku`): the cells'
+# coordinates, for factored position embeddings (`pos_encodings: family-coords`), and the relation graph its
+# attention is restricted to (`attn_mask: family-graph`). Plain tuples: this module does not import torch.
+
+COORDINATE_AXES = ("row", "col", "box")
+
+
+def _check_structure_len(seq_len: int) -> None:
+    if seq_len != 81:
+        raise HrmkitError(f"the sudoku structure is a 9x9 grid (seq_len 81), got seq_len {seq_len}")
+
+
+def coordinates(seq_len: int = 81) -> tuple[tuple[str, ...], tuple[int, ...], tuple[tuple[int, ...], ...]]:
+    """(axis names, axis sizes, the coordinates of each position): ("row", "col", "box"), (9, 9, 9), and for
+    cell c of the row-major grid (c // 9, c % 9, 3 * (row // 3) + col // 3)."""
+    _check_structure_len(seq_len)
+    coords = tuple((c // 9, c % 9, 3 * (c // 27) + (c % 9) // 3) for c in range(81))
+    return COORDINATE_AXES, (9, 9, 9), coords
+
+
+def relation_graph(seq_len: int = 81, radius: int = 1) -> tuple[tuple, tuple[tuple[tuple[int, int], ...], ...]]:
+    """(relations, neighbours) over the 81 cells: one relation, "peer"; neighbours[i] holds (j, 0) for every cell
+    j that shares a row, a column or a box with cell i, i itself included (21 per cell), in increasing j.
+    `radius` is a grid setting and does not apply: the units are the relation."""
+    _check_structure_len(seq_len)
+    _, _, coords = coordinates(seq_len)
+    neighbours = tuple(tuple((j, 0) for j in range(81) if any(a == b for a, b in zip(coords[i], coords[j])))
+                       for i in range(81))
+    return ("peer",), neighbours
