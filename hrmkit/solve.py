@@ -144,8 +144,10 @@ def run_batched(model, inputs: np.ndarray, puzzle_ids: np.ndarray | None = None,
     max_steps = cfg.test_segments if max_steps is None else int(max_steps)
     if max_steps < 1:
         raise HrmkitError(f"--max-steps must be >= 1, got {max_steps}")
-    if halt_threshold is not None and not 0.0 < halt_threshold < 1.0:
-        raise HrmkitError(f"--halt-threshold must be a probability in (0, 1), got {halt_threshold}")
+    if halt_threshold is not None:
+        from hrmkit.models.config import check_halt_threshold
+
+        check_halt_threshold(halt_threshold, "--halt-threshold")
     inputs = torch.as_tensor(np.asarray(inputs, dtype=np.int64))
     N = inputs.shape[0]
     if N == 0:

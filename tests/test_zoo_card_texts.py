@@ -86,5 +86,8 @@ def test_the_limits_follow_the_model_settings():
     found = card.limits(facts)
     assert found[2].startswith("Built-in structural prior") and found[3].startswith(
         "Trained and evaluated with a fixed 8 segments, which")
-    facts.config = {"seq_len": 100, "attn_mask": "grid", "attn_radius": 2}
+    facts.config = {"seq_len": 100, "attn_mask": "grid", "attn_radius": 2, "pos_encodings": "none", "puzzle_emb_ndim": 0}
+    assert card.limits(facts)[1].startswith("Any grid size: attention only over the cells within Manhattan distance 2,")
+    facts.config = {"arch": "trm", "seq_len": 100, "attn_mask": "family-graph", "structure": "maze", "attn_radius": 2,
+                    "pos_encodings": "none", "puzzle_emb_ndim": 0}  # the generic spelling, another architecture
     assert card.limits(facts)[1].startswith("Any grid size: attention only over the cells within Manhattan distance 2,")

@@ -399,16 +399,30 @@ def difficulty_and_baselines(facts: CardFacts, template: Path = TEMPLATE) -> str
     return "\n\n".join(parts)
 
 
+def structural_prior(cfg: dict) -> tuple[bool, str]:
+    """(runs on grids of any size, the family whose relation graph its attention follows or '') of a config.json,
+    whichever spelling it uses (`attn_mask: family-graph` + `structure`, or the older `sudoku_peers` / `grid`);
+    a config the model code does not accept (a foreign checkpoint's) has neither."""
+    from hrmkit.models.config import ModelConfig
+
+    try:
+        model = ModelConfig.from_dict({"arch": "hrm_act_v1", **cfg})  # the prior's fields are the same for TRM
+    except HrmkitError:
+        return False, ""
+    return model.any_size, model.structure if model.uses_graph else ""
+
+
 def limits(facts: CardFacts, template: Path = TEMPLATE) -> list[str]:
     """The card's Limits: the task's, then those of the model's settings, then where the numbers come from."""
     cfg = facts.config
     found = [text("limits", "task", facts.task or "other", template=template)]
-    if cfg.get("attn_mask") == "grid":
+    any_size, graph = structural_prior(cfg)
+    if any_size:
         found.append(text("limits", "any_size", template=template, attn_radius=cfg.get("attn_radius", 1),
                           seq_len=cfg.get("seq_len", "?")))
     else:
         found.append(text("limits", "fixed_size", template=template, seq_len=cfg.get("seq_len", "?")))
-    if cfg.get("attn_mask") == "sudoku_peers":
+    if graph == "sudoku":
         found.append(text("limits", "sudoku_peers", template=template))
     if cfg.get("halting") == "fixed":
         trained, run = cfg.get("halt_max_steps", "?"), cfg.get("eval_segments") or cfg.get("halt_max_steps", "?")
