@@ -8,13 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 
+from hrmkit import puzzles
+
 app = typer.Typer(no_args_is_help=True, help="Convert foreign checkpoints (the authors' format) to hrmkit.")
 
 
-class Task(str, Enum):
-    sudoku = "sudoku"
-    maze = "maze"
-    arc = "arc"
+# --task's choices: the registered families (hrmkit.puzzles.FAMILIES), as Task.sudoku, Task.maze, ...
+Task = Enum("Task", {name: name for name in puzzles.names()}, type=str)
 
 
 @app.callback()

@@ -7,40 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hrmkit.errors import HrmkitError
-
 app = typer.Typer(no_args_is_help=True, help="Build, validate and show datasets.")
-
-
-def _range(text: Optional[str], name: str):
-    """'17' -> 17, '17-30' -> (17, 30)."""
-    if text is None:
-        return None
-    try:
-        lo, sep, hi = text.partition("-")
-        return (int(lo), int(hi)) if sep else int(lo)
-    except ValueError:
-        raise HrmkitError(f"--{name} {text!r}: expected N or MIN-MAX") from None
-
-
-def _guesses(rating: Optional[str], lo: Optional[int], hi: Optional[int], prefix: str):
-    """The band of solver guesses (min, max or None) from --rating MIN-MAX or --min-guesses / --max-guesses."""
-    if rating is not None:
-        if lo is not None or hi is not None:
-            raise HrmkitError(f"--rating {rating} and --min-guesses/--max-guesses: --rating MIN-MAX is "
-                              f"--min-guesses MIN --max-guesses MAX; give one of the two spellings")
-        band = _range(rating, "rating")
-        lo, hi = (band, band) if isinstance(band, int) else band
-        if lo > hi:
-            raise HrmkitError(f"--rating {rating}: MIN is above MAX")
-    if lo is None and hi is None:
-        return None
-    for name, value in ((f"{prefix}min-guesses", lo), (f"{prefix}max-guesses", hi)):
-        if value is not None and value < 0:
-            raise HrmkitError(f"--{name} must be >= 0, got {value}")
-    if lo is not None and hi is not None and lo > hi:
-        raise HrmkitError(f"--{prefix}min-guesses {lo} is above --{prefix}max-guesses {hi}: no puzzle fits")
-    return (lo or 0, hi)
 
 
 @app.command()
@@ -94,19 +61,15 @@ def build(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
 ) -> None:
     """Build a data set from real sources (hub, files) or the generator."""
+    from hrmkit import puzzles
     from hrmkit.data.build import BuildParams, build as run_build
 
-    options: dict = {}
-    if task == "sudoku":
-        options = {"givens": _range(givens, "givens"), "minimal": minimal,
-                   "rating": _guesses(rating, min_guesses, max_guesses, ""),
-                   "test_givens": _range(test_givens, "test-givens"), "test_minimal": test_minimal,
-                   "test_rating": _guesses(None, test_min_guesses, test_max_guesses, "test-")}
-    elif task == "maze":
-        options = {"size": size, "min_length": min_length, "loops": loops, "style": style, "density": density,
-                   "test_size": test_size, "test_min_length": test_min_length}
-    elif task == "arc":
-        options = {"translate": translate}
+    values = dict(givens=givens, minimal=minimal, min_guesses=min_guesses, max_guesses=max_guesses, rating=rating,
+                  test_givens=test_givens, test_minimal=test_minimal, test_min_guesses=test_min_guesses,
+                  test_max_guesses=test_max_guesses, size=size, min_length=min_length, loops=loops, style=style,
+                  density=density, test_size=test_size, test_min_length=test_min_length, translate=translate)
+    # the family's recipe picks (and parses) its own options; an unknown task is reported by run_build
+    options: dict = puzzles.recipe_module(task).cli_options(values) if task in puzzles.FAMILIES else {}
     params = BuildParams(source=list(source), test_source=test_source, test_fraction=test_fraction,
                          subsample=subsample, test_subsample=test_subsample, augment=augment, seed=seed,
                          count=count, test_count=test_count, leak_check=leak_check, family_options=options)
@@ -143,10 +106,11 @@ def show(
     png: Annotated[Optional[Path], typer.Option(help="ARC: the PNG to write (default: <DIR name>-<split>.png).")] = None,
 ) -> None:
     """Print examples (Sudoku, mazes) or draw them to a PNG (ARC)."""
+    from hrmkit import puzzles
     from hrmkit.data.format import open_dataset
     from hrmkit.data.show import show_png, show_text
 
-    if open_dataset(directory).family == "arc":
+    if puzzles.family(open_dataset(directory).family).SHOW == "png":
         out = show_png(directory, png or Path(f"{directory.name}-{split}.png"), split, n, seed)
         typer.echo(f"wrote {out}")
     else:

@@ -41,10 +41,16 @@ from hrmkit.data import sources as src
 from hrmkit.data.build import BuildParams, Log, RecipeResult
 from hrmkit.data.format import BLANK_IDENTIFIER, Family, JsonText, SplitPlan
 from hrmkit.errors import HrmkitError
+from hrmkit.puzzles import arc as _arc
 from hrmkit.puzzles.maze import DIHEDRAL_INVERSE, dihedral
 
-LAYOUT = "arc-v1"
+LAYOUT = _arc.AUGMENTATION_LAYOUT
 SEP = "|||"  # identifier names: "<task id>|||t<dihedral>_c<colours>" (the identity keeps the bare id)
+
+
+def cli_options(v: dict) -> dict:
+    """``BuildParams.family_options`` from the values of the ``data build`` options (by parameter name)."""
+    return {"translate": v["translate"]}
 
 
 def identifier_name(task_id: str, aug) -> str:
@@ -109,9 +115,7 @@ def records_from_names(names: list[str]) -> list[dict | None] | None:
 
 
 def family() -> Family:
-    from hrmkit.puzzles import arc
-
-    return Family("arc", seq_len=arc.SEQ_LEN, vocab_size=arc.VOCAB_SIZE, grid=(arc.MAX_SIZE, arc.MAX_SIZE),
+    return Family(_arc.NAME, seq_len=_arc.SEQ_LEN, vocab_size=_arc.VOCAB_SIZE, grid=_arc.GRID,
                   augmentation_layout=LAYOUT)
 
 

@@ -1,7 +1,7 @@
 """Build a data set: read the sources, split, subsample, solve what lacks answers, augment, write atomically.
 
-One recipe per family (``build_sudoku``, ``build_maze``, ``build_arc`` in ``hrmkit.data.arc_recipe``), all
-following the same order so that a bad source fails before anything is written:
+One recipe per family (``build_sudoku``, ``build_maze``, ``build_arc`` in ``hrmkit.data.arc_recipe``; the family
+module names its own, ``RECIPE``, see ``hrmkit.puzzles``), all following the same order so that a bad source fails before anything is written:
 
 1. resolve and read every source (hub download, files, generator); any bad entry raises ``FILE:LINE: ...``;
 2. choose the test puzzles (``--test-source``, or a seeded ``--test-fraction`` of the source, or the hub
@@ -26,13 +26,18 @@ from typing import Callable
 
 import numpy as np
 
-from hrmkit import __version__
+from hrmkit import __version__, puzzles
 from hrmkit.data import sources as src
 from hrmkit.data.format import (BLANK_IDENTIFIER, Family, RowWriter, SplitArrays, SplitPlan, check_output,
                                  write_dataset)
 from hrmkit.errors import HrmkitError, where
 
-TASKS = ("sudoku", "maze", "arc")
+
+
+def __getattr__(name: str):
+    if name == "TASKS":  # the tasks `data build` knows: the registered families (hrmkit.puzzles.FAMILIES)
+        return puzzles.names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -52,11 +57,12 @@ class BuildParams:
     family_options: dict = field(default_factory=dict)  # sudoku: givens, rating, minimal, test_*; maze: size, ...
 
     def check(self, task: str) -> None:
-        if task not in TASKS:
-            raise HrmkitError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
+        tasks = puzzles.names()
+        if task not in tasks:
+            raise HrmkitError(f"unknown task {task!r}; choose one of: {', '.join(tasks)}")
         if not self.source:
             raise HrmkitError("--source is required")
-        if task != "arc" and len(self.source) != 1:
+        if not puzzles.family(task).MULTIPLE_SOURCES and len(self.source) != 1:
             raise HrmkitError(f"{task}: give one --source (got {len(self.source)})")
         if self.test_fraction is not None and not 0.0 < self.test_fraction < 1.0:
             raise HrmkitError(f"--test-fraction must be between 0 and 1, got {self.test_fraction}")
@@ -71,6 +77,37 @@ class BuildParams:
 
 
 Log = Callable[[str], None]
+
+
+def parse_range(text: str | None, name: str):
+    """The value of option --``name``: '17' -> 17, '17-30' -> (17, 30); None stays None."""
+    if text is None:
+        return None
+    try:
+        lo, sep, hi = text.partition("-")
+        return (int(lo), int(hi)) if sep else int(lo)
+    except ValueError:
+        raise HrmkitError(f"--{name} {text!r}: expected N or MIN-MAX") from None
+
+
+def guesses_band(rating: str | None, lo: int | None, hi: int | None, prefix: str):
+    """The band of solver guesses (min, max or None) from --rating MIN-MAX or --min-guesses / --max-guesses."""
+    if rating is not None:
+        if lo is not None or hi is not None:
+            raise HrmkitError(f"--rating {rating} and --min-guesses/--max-guesses: --rating MIN-MAX is "
+                              f"--min-guesses MIN --max-guesses MAX; give one of the two spellings")
+        band = parse_range(rating, "rating")
+        lo, hi = (band, band) if isinstance(band, int) else band
+        if lo > hi:
+            raise HrmkitError(f"--rating {rating}: MIN is above MAX")
+    if lo is None and hi is None:
+        return None
+    for name, value in ((f"{prefix}min-guesses", lo), (f"{prefix}max-guesses", hi)):
+        if value is not None and value < 0:
+            raise HrmkitError(f"--{name} must be >= 0, got {value}")
+    if lo is not None and hi is not None and lo > hi:
+        raise HrmkitError(f"--{prefix}min-guesses {lo} is above --{prefix}max-guesses {hi}: no puzzle fits")
+    return (lo or 0, hi)
 
 
 def _stderr(msg: str) -> None:
@@ -104,13 +141,7 @@ def build(task: str, out: str | Path, params: BuildParams, *, overwrite: bool = 
 
 def _build_locked(task: str, out: Path, params: BuildParams, overwrite: bool, log: Log) -> Path:
     start = time.perf_counter()
-    if task == "sudoku":
-        from hrmkit.data.sudoku_recipe import build_sudoku as recipe
-    elif task == "maze":
-        from hrmkit.data.maze_recipe import build_maze as recipe
-    else:
-        from hrmkit.data.arc_recipe import build_arc as recipe
-    result = recipe(params, log)
+    result = puzzles.recipe(task)(params, log)
     dropped = result.stats.get("dropped_equivalent_to_test")
     if dropped:
         replaced = result.stats.get("generated_in_place_of_dropped")

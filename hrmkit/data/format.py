@@ -416,9 +416,20 @@ class Dataset:
 AUTHORS = "authors"  # Metadata.format of a split read from the authors' files
 AUTHORS_FIELDS = ("pad_id", "ignore_label_id", "blank_identifier_id", "vocab_size", "seq_len",
                   "num_puzzle_identifiers", "total_groups", "mean_puzzle_examples", "sets")
-# (seq_len, vocab_size) of the authors' builders -> (family, board rows x cols, augmentation layout)
-AUTHORS_FAMILIES = {(81, 11): ("sudoku", [9, 9], "sudoku-v1"), (900, 6): ("maze", [30, 30], "dihedral-v1"),
-                    (900, 12): ("arc", [30, 30], "arc-v1")}
+
+
+def authors_families() -> dict[tuple[int, int], tuple[str, list[int], str]]:
+    """(seq_len, vocab_size) of the authors' builders -> (family, board rows x cols, augmentation layout), from
+    the family registry (``hrmkit.puzzles``); also readable as ``AUTHORS_FAMILIES``."""
+    from hrmkit import puzzles
+
+    return {(m.SEQ_LEN, m.VOCAB_SIZE): (m.NAME, list(m.GRID), m.AUGMENTATION_LAYOUT) for m in puzzles.modules()}
+
+
+def __getattr__(name: str):
+    if name == "AUTHORS_FAMILIES":
+        return authors_families()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def is_authors(data: dict) -> bool:
@@ -428,12 +439,12 @@ def is_authors(data: dict) -> bool:
 
 def authors_metadata(data: dict, split: str, arrays: SplitArrays, source: str) -> Metadata:
     """hrmkit's metadata for an authors'-built split, derived from its arrays (see the module docstring)."""
-    key = (data["seq_len"], data["vocab_size"])
-    if key not in AUTHORS_FAMILIES:
-        known = ", ".join(f"{n} (seq_len {k[0]}, vocab {k[1]})" for k, (n, _, _) in AUTHORS_FAMILIES.items())
+    key, families = (data["seq_len"], data["vocab_size"]), authors_families()
+    if key not in families:
+        known = ", ".join(f"{n} (seq_len {k[0]}, vocab {k[1]})" for k, (n, _, _) in families.items())
         raise HrmkitError(f"{source}: an authors'-format data set with seq_len {key[0]} and vocab_size {key[1]} "
                           f"is none of the families hrmkit reads: {known}")
-    family, grid, layout = AUTHORS_FAMILIES[key]
+    family, grid, layout = families[key]
     if arrays.inputs.ndim != 2 or arrays.inputs.shape[1] != data["seq_len"]:
         raise HrmkitError(f"{source}: inputs are {list(arrays.inputs.shape)}, not [N, {data['seq_len']}]")
     return Metadata(**{k: data[k] for k in AUTHORS_FIELDS}, family=family, split=split,

@@ -15,8 +15,14 @@ from hrmkit.data.build import (BuildParams, Item, Log, RecipeResult, generate_co
                                subsample_order)
 from hrmkit.data.format import Family, SplitArrays
 from hrmkit.errors import HrmkitError, where
+from hrmkit.puzzles import maze as _maze
 
-LAYOUT = "dihedral-v1"
+LAYOUT = _maze.AUGMENTATION_LAYOUT
+
+
+def cli_options(v: dict) -> dict:
+    """``BuildParams.family_options`` from the values of the ``data build`` options (by parameter name)."""
+    return {k: v[k] for k in ("size", "min_length", "loops", "style", "density", "test_size", "test_min_length")}
 
 
 def _items(source: src.Source, role: str, params: BuildParams, seed_offset: int) -> list[Item]:
@@ -73,7 +79,8 @@ def build_maze(params: BuildParams, log: Log) -> RecipeResult:
         train_side = test_side = max(train_side, test_side)
     log(f"maze: {len(bases)} training mazes x {params.augment + 1} (canvas {train_side}x{train_side}), "
         f"{len(test_pool)} test mazes (canvas {test_side}x{test_side})")
-    fam = {split: Family("maze", seq_len=side * side, vocab_size=6, grid=(side, side), augmentation_layout=LAYOUT)
+    fam = {split: Family(_maze.NAME, seq_len=side * side, vocab_size=_maze.VOCAB_SIZE, grid=(side, side),
+                         augmentation_layout=LAYOUT)
            for split, side in (("train", train_side), ("test", test_side))}
     train, test = _encode(bases, params.augment, train_side, rng), _encode(test_pool, 0, test_side, rng)
     stats = {"train_bases": len(bases), "test_puzzles": len(test_pool), "solved_by_hrmkit": solved}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hrmkit import puzzles
 from hrmkit.data.format import open_dataset
 from hrmkit.errors import HrmkitError
 
@@ -25,23 +26,13 @@ def show_text(path: str | Path, split: str = "train", n: int = 5, seed: int = 0)
     ds = open_dataset(path)
     s = ds.split(split)
     family, rows = ds.family, pick(len(s.arrays.inputs), n, seed)
-    if family == "arc":
+    module = puzzles.family(family)
+    if module.SHOW == "png":
         raise HrmkitError("ARC examples are drawn as a PNG: use show_png")
     blocks = [f"{path} [{split}] {family}: {s.meta.num_examples} examples, {s.meta.total_groups} groups"]
     for r in rows:
         inp, lab = np.asarray(s.arrays.inputs[r]), np.asarray(s.arrays.labels[r])
-        if family == "sudoku":
-            from hrmkit.puzzles import sudoku
-
-            left, right = sudoku.format_pretty(sudoku.from_tokens(inp)), sudoku.format_pretty(sudoku.from_tokens(lab))
-        else:
-            from hrmkit.puzzles import maze
-
-            side = s.meta.grid[0]
-            cells = inp.reshape(side, side) > 0
-            shape = (int(cells.any(1).sum()), int(cells.any(0).sum()))
-            left = maze.format_pretty(maze.from_tokens(inp, shape, strict=False))
-            right = maze.format_pretty(maze.from_tokens(lab, shape, strict=False))
+        left, right = module.format_tokens(inp, s.meta.grid), module.format_tokens(lab, s.meta.grid, crop_like=inp)
         lines_l, lines_r = left.split("\n"), right.split("\n")
         width = max(len(x) for x in lines_l)
         blocks.append(f"example {r}:\n" + "\n".join(f"{a.ljust(width)}   {b}" for a, b in zip(lines_l, lines_r)))

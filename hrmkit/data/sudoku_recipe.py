@@ -22,17 +22,27 @@ from typing import Iterator
 import numpy as np
 
 from hrmkit.data import sources as src
-from hrmkit.data.build import (BuildParams, Item, Log, RecipeResult, generate_count, groups_of, source_pools,
-                               subsample_order)
+from hrmkit.data.build import (BuildParams, Item, Log, RecipeResult, generate_count, groups_of, guesses_band,
+                               parse_range, source_pools, subsample_order)
 from hrmkit.data.format import Family, SplitArrays
 from hrmkit.errors import HrmkitError, where
+from hrmkit.puzzles import sudoku as _sudoku
 
-LAYOUT = "sudoku-v1"
+LAYOUT = _sudoku.AUGMENTATION_LAYOUT
 IDENTITY = np.concatenate([[0], np.arange(9), np.arange(9), np.arange(1, 10)]).astype(np.int16)  # (28,)
 
 
+def cli_options(v: dict) -> dict:
+    """``BuildParams.family_options`` from the values of the ``data build`` options (by parameter name)."""
+    return {"givens": parse_range(v["givens"], "givens"), "minimal": v["minimal"],
+            "rating": guesses_band(v["rating"], v["min_guesses"], v["max_guesses"], ""),
+            "test_givens": parse_range(v["test_givens"], "test-givens"), "test_minimal": v["test_minimal"],
+            "test_rating": guesses_band(None, v["test_min_guesses"], v["test_max_guesses"], "test-")}
+
+
 def family() -> Family:
-    return Family("sudoku", seq_len=81, vocab_size=11, grid=(9, 9), augmentation_layout=LAYOUT)
+    return Family(_sudoku.NAME, seq_len=_sudoku.SEQ_LEN, vocab_size=_sudoku.VOCAB_SIZE, grid=_sudoku.GRID,
+                  augmentation_layout=LAYOUT)
 
 
 # ------------------------------------------------------------------------------------ transforms as arrays

@@ -39,7 +39,9 @@ from hrmkit.data.format import (
     read_json,
     sha256_file,
 )
+from hrmkit import puzzles
 from hrmkit.errors import HrmkitError
+from hrmkit.puzzles import arc as _arc, maze as _maze, sudoku as _sudoku
 
 SAMPLE = 10  # offending rows listed per failed expectation
 
@@ -178,9 +180,10 @@ def metadata_frame(ds_path: Path, split: Split, provenance: dict, n_identifiers:
           f"augmentations are [P, {width}] ({m.augmentation_layout})")
     sizes = np.diff(gi)
     k = int(provenance.get("parameters", {}).get("augment", 0)) + 1
-    augmented = m.augmented and (split.name == "train" or family == "arc")
+    facts = puzzles.family(family)  # which splits a build augments; whether it drops duplicate copies
+    augmented = m.augmented and split.name in facts.AUGMENTED_SPLITS
     expect = f"every group holds {k} puzzles (base + --augment {k - 1})" if augmented else "every group holds 1 puzzle"
-    ok = (sizes <= k).all() if family == "arc" else (sizes == (k if augmented else 1)).all()
+    ok = (sizes <= k).all() if facts.DISTINCT_AUGMENTATIONS else (sizes == (k if augmented else 1)).all()
     f.add("group_sizes_match_augment", len(sizes) > 0 and ok, expect)
     return f
 
@@ -428,7 +431,9 @@ def _arc_in_train(test_inputs: np.ndarray, train_inputs: np.ndarray) -> np.ndarr
     return out
 
 
-FAMILY_FRAMES = {"sudoku": _sudoku_frames, "maze": _maze_frames, "arc": _arc_frames}
+# the checks written above for each family, by the family's NAME (a registered family without checks here is
+# reported as an unknown family by `validate`)
+FAMILY_FRAMES = {_sudoku.NAME: _sudoku_frames, _maze.NAME: _maze_frames, _arc.NAME: _arc_frames}
 
 
 # ---------------------------------------------------------------------------------------------- driver

@@ -2,7 +2,23 @@
 
 Each family module exposes ``NAME``, ``sniff(text) -> bool``, ``read(path, skip_invalid=False) -> list[Record]``,
 ``verify(puzzle, solution) -> bool``, formatting and token encoding; Sudoku and mazes also ``solve_exact``.
-Adding a family is adding one module and one line in ``FAMILIES``.
+
+The facts other code reads from a family, near the top of its module (``CONTRACT`` lists them):
+
+- ``NAME``, ``VOCAB_SIZE``, ``SEQ_LEN`` and ``GRID`` (rows, cols): the vocabulary and the canvas of the authors'
+  data sets (a maze data set of another ``--size`` has its own canvas, side x side);
+- ``AUGMENTATION_LAYOUT``: the name of its rows in ``augmentations.npy`` (``hrmkit.data.format``);
+- ``AUGMENTED_SPLITS``: the splits a build augments; ``DISTINCT_AUGMENTATIONS``: whether a build keeps only the
+  distinct copies (so a group may hold fewer than ``--augment`` + 1 puzzles);
+- ``MULTIPLE_SOURCES``: whether ``data build`` takes several ``--source``;
+- ``SHOW``: how ``data show`` prints its examples: ``"text"`` (then ``format_tokens(tokens, grid,
+  crop_like=None)`` gives the text of one data set row) or ``"png"``;
+- ``RECIPE``: ``"module:function"`` of its data set builder (imported only when building; the module also has
+  ``cli_options``, see ``recipe_module``).
+
+``FAMILIES`` is the registry, name -> the module (or its import path, imported on first use); everything else
+(``data build``'s tasks, the zoo's tasks, ``convert --task``, the authors' data shapes) is derived from it, so
+adding a family is adding one module and one entry in ``FAMILIES``.
 """
 
 from __future__ import annotations
@@ -15,7 +31,16 @@ from typing import Any
 
 from hrmkit.errors import HrmkitError, where
 
-FAMILIES = ("sudoku", "maze", "arc")
+# the registry: family name -> module or its import path, in the order the CLI lists them
+FAMILIES: dict[str, ModuleType | str] = {
+    "sudoku": "hrmkit.puzzles.sudoku",
+    "maze": "hrmkit.puzzles.maze",
+    "arc": "hrmkit.puzzles.arc",
+}
+# the names every family module exports (the facts in the module docstring, then the functions)
+CONTRACT = ("NAME", "VOCAB_SIZE", "SEQ_LEN", "GRID", "AUGMENTATION_LAYOUT", "AUGMENTED_SPLITS",
+            "DISTINCT_AUGMENTATIONS", "MULTIPLE_SOURCES", "SHOW", "RECIPE", "sniff", "read", "verify",
+            "format_one_line", "format_pretty", "to_tokens", "from_tokens")
 
 
 @dataclass
@@ -42,7 +67,51 @@ def family(name: str) -> ModuleType:
     """The module of a puzzle family by name."""
     if name not in FAMILIES:
         raise HrmkitError(f"unknown puzzle format {name!r}; choose one of: {', '.join(FAMILIES)}")
-    return importlib.import_module(f"hrmkit.puzzles.{name}")
+    module = FAMILIES[name]
+    return module if isinstance(module, ModuleType) else importlib.import_module(module)
+
+
+def names() -> tuple[str, ...]:
+    """The registered family names, in registry order."""
+    return tuple(FAMILIES)
+
+
+def modules() -> list[ModuleType]:
+    """Every registered family module, in registry order."""
+    return [family(name) for name in FAMILIES]
+
+
+def seq_lens() -> dict[str, int]:
+    """name -> the sequence length of the family's authors' data sets."""
+    return {m.NAME: m.SEQ_LEN for m in modules()}
+
+
+def family_of_shape(seq_len: int, vocab_size: int) -> ModuleType | None:
+    """The family whose authors' data sets have this sequence length and vocabulary, or None."""
+    return next((m for m in modules() if (m.SEQ_LEN, m.VOCAB_SIZE) == (seq_len, vocab_size)), None)
+
+
+def infer_family(seq_len: int | None, vocab_size: int | None) -> ModuleType | None:
+    """The family a model of this shape is most likely for, or None: among the families whose authors' data has
+    this sequence length, the only one; else the one with the smallest vocabulary that holds ``vocab_size`` (the
+    largest when none does; None when ``vocab_size`` is unknown). 81 is Sudoku; 900 a maze (vocab <= 6) or ARC."""
+    same = sorted((m for m in modules() if m.SEQ_LEN == seq_len), key=lambda m: m.VOCAB_SIZE)
+    if len(same) <= 1:
+        return same[0] if same else None
+    if vocab_size is None:
+        return None
+    return next((m for m in same if vocab_size <= m.VOCAB_SIZE), same[-1])
+
+
+def recipe_module(name: str) -> ModuleType:
+    """The module of a family's data set builder (``RECIPE``); it also has ``cli_options(values)``, the
+    ``BuildParams.family_options`` from the values of every ``data build`` option."""
+    return importlib.import_module(family(name).RECIPE.partition(":")[0])
+
+
+def recipe(name: str):
+    """The data set builder of a family, ``f(params, log) -> RecipeResult`` (``hrmkit.data.build``)."""
+    return getattr(recipe_module(name), family(name).RECIPE.partition(":")[2])
 
 
 STDIN = "-"  # the file name that means standard input (read once per stream, then kept for every reader)

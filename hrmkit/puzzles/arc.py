@@ -49,6 +49,14 @@ MAX_SIZE = 30
 PAD_ID, EOS_ID, COLOUR_OFFSET = 0, 1, 2
 VOCAB_SIZE = 12
 SEQ_LEN = MAX_SIZE * MAX_SIZE
+# the other facts other code reads from a family (``hrmkit.puzzles.CONTRACT``)
+GRID = (MAX_SIZE, MAX_SIZE)
+AUGMENTATION_LAYOUT = "arc-v1"  # a data set's augmentations.npy rows (hrmkit.data.format)
+AUGMENTED_SPLITS = ("train", "test")  # evaluation votes over every augmented copy of a test task
+DISTINCT_AUGMENTATIONS = True  # a task's group holds at most --augment + 1 puzzles (duplicates dropped)
+MULTIPLE_SOURCES = True  # `data build` takes several --source (folders, collections)
+SHOW = "png"  # `data show` draws examples (hrmkit.data.show.show_png)
+RECIPE = "hrmkit.data.arc_recipe:build_arc"
 IDENTITY_COLORS = tuple(range(10))
 _IS_COLOUR = np.zeros(256, dtype=bool)  # token id -> is it a colour (ids 2..11)
 _IS_COLOUR[COLOUR_OFFSET : COLOUR_OFFSET + 10] = True

@@ -53,6 +53,16 @@ WALL, OPEN, START, GOAL, PATH = range(5)
 PAD_ID = 0
 VOCAB_SIZE = len(CHARSET) + 1
 CSV_HEADER = ["source", "question", "answer", "rating"]
+# the facts other code reads from a family (``hrmkit.puzzles.CONTRACT``); a data set of mazes of another size has
+# its own canvas (side x side, seq_len side * side)
+GRID = (30, 30)  # the authors' canvas (sapientinc/maze-30x30-hard-1k)
+SEQ_LEN = GRID[0] * GRID[1]
+AUGMENTATION_LAYOUT = "dihedral-v1"  # a data set's augmentations.npy rows (hrmkit.data.format)
+AUGMENTED_SPLITS = ("train",)  # test mazes are never augmented
+DISTINCT_AUGMENTATIONS = False  # a group holds its base and exactly --augment copies
+MULTIPLE_SOURCES = False  # `data build` takes one --source
+SHOW = "text"  # `data show` prints examples (format_tokens)
+RECIPE = "hrmkit.data.maze_recipe:build_maze"
 
 _CODE = np.full(256, 255, dtype=np.uint8)  # byte -> cell code; 255 = not a maze character
 _CODE[np.frombuffer(CHARSET.encode(), dtype=np.uint8)] = np.arange(len(CHARSET), dtype=np.uint8)
@@ -282,6 +292,15 @@ def from_tokens(
             raise HrmkitError(f"token id {int(ids[bad][0])} is not a maze cell (ids 1..{len(CHARSET)})")
         ids = np.where(bad, WALL + 1, ids)
     return (ids - 1).astype(np.uint8)
+
+
+def format_tokens(tokens: np.ndarray, grid: tuple[int, int], crop_like: np.ndarray | None = None) -> str:
+    """One data set row on its ``grid`` canvas as ``format_pretty`` text, cropped to the rows and columns where
+    ``crop_like`` (default: the row itself; a label is cropped like its input) holds a cell, not pad."""
+    side = grid[0]
+    cells = np.asarray(tokens if crop_like is None else crop_like).reshape(side, side) > 0
+    shape = (int(cells.any(1).sum()), int(cells.any(0).sum()))
+    return format_pretty(from_tokens(tokens, shape, strict=False))
 
 
 # ----------------------------------------------------------------------------- shortest paths

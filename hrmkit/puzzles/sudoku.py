@@ -37,6 +37,15 @@ except ImportError:  # not compiled: the reference kernels, ~100x slower
 NAME = "sudoku"
 PAD, BLANK = 0, 1
 VOCAB_SIZE = 11
+# the facts other code reads from a family (``hrmkit.puzzles.CONTRACT``)
+GRID = (9, 9)
+SEQ_LEN = 81
+AUGMENTATION_LAYOUT = "sudoku-v1"  # a data set's augmentations.npy rows (hrmkit.data.format)
+AUGMENTED_SPLITS = ("train",)  # test puzzles are never augmented
+DISTINCT_AUGMENTATIONS = False  # a group holds its base and exactly --augment copies
+MULTIPLE_SOURCES = False  # `data build` takes one --source
+SHOW = "text"  # `data show` prints examples (format_tokens)
+RECIPE = "hrmkit.data.sudoku_recipe:build_sudoku"
 CSV_HEADER = ("source", "question", "answer", "rating")
 _CELLS = set("0123456789.")
 _SEPARATORS = set("|-+ \t")
@@ -318,6 +327,12 @@ def from_tokens(tokens: np.ndarray) -> np.ndarray:
     if t.size and (t.min() < 0 or t.max() >= VOCAB_SIZE):
         raise ValueError(f"Sudoku token ids are 0..{VOCAB_SIZE - 1}")
     return np.maximum(t - 1, 0).astype(np.int8)
+
+
+def format_tokens(tokens: np.ndarray, grid: tuple[int, int] = GRID, crop_like: np.ndarray | None = None) -> str:
+    """One data set row (its canvas ``grid``, always 9x9 here; no crop, ``crop_like`` is for other families) as
+    ``format_pretty`` text."""
+    return format_pretty(from_tokens(tokens))
 
 
 # ---- solve and verify ---------------------------------------------------------------------------------------

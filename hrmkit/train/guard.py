@@ -29,7 +29,14 @@ from hrmkit.errors import HrmkitError
 
 # what a training run writes at the top of its folder (a folder with these and no run marks is someone else's)
 MODEL_FILES = ("model.safetensors", "config.json", "ema.safetensors")
-_FAMILIES = ("sudoku", "maze", "arc")
+
+
+def __getattr__(name: str):
+    if name == "_FAMILIES":  # the registered families (hrmkit.puzzles.FAMILIES)
+        from hrmkit import puzzles
+
+        return puzzles.names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 _SUDOKU_PRIORS = {"pos_encodings": "sudoku_rcb", "attn_mask": "sudoku_peers"}
 
 
@@ -131,7 +138,9 @@ def preset_family(preset: str | None, overrides: dict[str, Any]) -> str | None:
     fields = dict(PRESETS.get(preset or "", {}), **overrides)
     if any(fields.get(k) == v for k, v in _SUDOKU_PRIORS.items()):
         return "sudoku"  # the demo recipe's structure indexes the 81 cells of a Sudoku
-    for family in _FAMILIES:
+    from hrmkit import puzzles
+
+    for family in puzzles.names():
         if preset and family in preset.split("-"):
             return family
     return None

@@ -106,12 +106,10 @@ def _params_text(config: dict, weights: Path) -> str:
 
 def infer_task(config: dict) -> str | None:
     """Task from the model's shape when nothing says it: 81 cells is Sudoku, 900 cells is a maze or ARC grid."""
-    seq_len, vocab = config.get("seq_len"), config.get("vocab_size")
-    if seq_len == 81:
-        return "sudoku"
-    if seq_len == 900 and vocab is not None:
-        return "maze" if vocab <= 6 else "arc"
-    return None
+    from hrmkit import puzzles
+
+    module = puzzles.infer_family(config.get("seq_len"), config.get("vocab_size"))
+    return module.NAME if module is not None else None
 
 
 def _read_json(path: Path) -> dict:

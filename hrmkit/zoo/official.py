@@ -24,6 +24,7 @@ from typing import Any
 import torch
 import yaml
 
+from hrmkit import puzzles
 from hrmkit.errors import HrmkitError, where
 from hrmkit.models import HRM, TRM, HRMConfig, TRMConfig
 from hrmkit.models.base import load_state
@@ -32,7 +33,14 @@ PREFIXES = ("_orig_mod.model.", "model.", "")  # compiled in the loss head, in t
 ARCH_NAME = "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1"
 TRM_ARCH_NAME = "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1"
 MODELS = {ARCH_NAME: (HRM, HRMConfig), TRM_ARCH_NAME: (TRM, TRMConfig)}
-TASK_SEQ_LEN = {"sudoku": 81, "maze": 900, "arc": 900}  # 9x9 grid; 30x30 grids
+
+
+def __getattr__(name: str):
+    if name == "TASK_SEQ_LEN":  # family -> seq_len of its authors' data: 9x9 grid; 30x30 grids (hrmkit.puzzles)
+        from hrmkit import puzzles
+
+        return puzzles.seq_lens()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # Authors' model key -> hrmkit key ({level}: H or L, {i}: layer index). hrmkit keeps their names on purpose, so a
 # converted state dict diffs cleanly against theirs; the map still lists every key that may appear.
@@ -184,10 +192,11 @@ def load_official(checkpoint: str | Path, config_path: str | Path | None = None,
 
     if seq_len is not None and task is not None:
         raise HrmkitError("give either seq_len or task, not both")
+    seq_lens = puzzles.seq_lens()
     if task is not None:
-        if task not in TASK_SEQ_LEN:
-            raise HrmkitError(f"task must be one of {', '.join(TASK_SEQ_LEN)}, got {task!r}")
-        seq_len = TASK_SEQ_LEN[task]
+        if task not in seq_lens:
+            raise HrmkitError(f"task must be one of {', '.join(seq_lens)}, got {task!r}")
+        seq_len = seq_lens[task]
     if "inner.embed_tokens.embedding_weight" not in state:
         raise HrmkitError(f"{checkpoint}: no inner.embed_tokens.embedding_weight: not an HRM or TRM checkpoint")
     fields["vocab_size"] = state["inner.embed_tokens.embedding_weight"].shape[0]
@@ -203,7 +212,7 @@ def load_official(checkpoint: str | Path, config_path: str | Path | None = None,
             seq_len = implied
     if seq_len is None:
         raise HrmkitError(f"{config_path} has no seq_len: pass --seq-len N or --task "
-                          f"{'|'.join(TASK_SEQ_LEN)}")
+                          f"{'|'.join(seq_lens)}")
     fields["seq_len"] = seq_len
 
     config = config_class.from_dict(fields, source=f"{config_path} (arch)")

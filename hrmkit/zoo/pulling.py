@@ -17,12 +17,20 @@ from pathlib import Path
 
 import yaml
 
+from hrmkit import puzzles
 from hrmkit.errors import HrmkitError
 from hrmkit.zoo import card, hubclient
 from hrmkit.zoo.registry import _REPO_ID, ZooEntry, find
 
 SOURCE_FILE = ".hrmkit-source.json"  # inside a pulled folder: repo, revision, commit, format, sha256 of inputs
-_SEQ_LEN = {"sudoku": 81, "maze": 900, "arc": 900}
+
+
+def __getattr__(name: str):
+    if name == "_SEQ_LEN":  # family -> the sequence length of its authors' data (hrmkit.puzzles.seq_lens)
+        from hrmkit import puzzles
+
+        return puzzles.seq_lens()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def models_home() -> Path:
@@ -62,8 +70,8 @@ def pull(
     out = Path(out) if out is not None else default_out(name, revision if entry is None or revision else None)
     if out.exists() and any(out.iterdir()) and read_source(out) is None:
         raise HrmkitError(f"{out} exists and is not a folder made by `hrmkit pull`; choose another --out")
-    if task is not None and task not in _SEQ_LEN:
-        raise HrmkitError(f"--task must be one of {', '.join(_SEQ_LEN)}, got '{task}'")
+    if task is not None and task not in puzzles.FAMILIES:
+        raise HrmkitError(f"--task must be one of {', '.join(puzzles.FAMILIES)}, got '{task}'")
 
     snapshot, fmt, wanted, commit = hubclient.fetch(
         repo, rev, entry.format if entry else None, entry.weights if entry else None, force)
@@ -101,10 +109,10 @@ def _convert_official(ckpt: Path, config: Path, out: Path, entry: ZooEntry | Non
     from hrmkit.zoo import official
 
     task = task or (entry.task if entry else None)
-    seq_len = seq_len or (entry.seq_len if entry else None) or (_SEQ_LEN[task] if task else None)
+    seq_len = seq_len or (entry.seq_len if entry else None) or (puzzles.family(task).SEQ_LEN if task else None)
     if seq_len is None:
         raise HrmkitError(f"{repo} is in the authors' format, which does not record the sequence length: "
-                          "give --task sudoku|maze|arc or --seq-len N")
+                          f"give --task {'|'.join(puzzles.FAMILIES)} or --seq-len N")
     official.convert_official(ckpt, out, config_path=config, seq_len=seq_len)
     if entry is not None:
         facts = card.facts_from_entry(entry, out, official_config=config)

@@ -22,16 +22,22 @@ from pathlib import Path
 
 import yaml
 
+from hrmkit import puzzles
 from hrmkit.errors import HrmkitError, where
 
 PACKAGED = Path(__file__).with_name("registry")  # the copy a wheel holds (written by the build, not kept in git)
 _ROOT = Path(__file__).resolve().parents[2]  # the source tree, when hrmkit runs from one
 CARD_TEMPLATE = "MODEL_CARD.md"  # beside the entries
 FORMATS = ("hrmkit", "official")  # official: the authors' torch.save checkpoint + all_config.yaml
-TASKS = ("sudoku", "maze", "arc")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def __getattr__(name: str):
+    if name == "TASKS":  # the tasks an entry may name: the registered families (hrmkit.puzzles.FAMILIES)
+        return puzzles.names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class ZooEntry:
     repo: str  # Hub repo id, ORG/NAME
     revision: str  # commit hash (pinned) or a branch name
     format: str  # one of FORMATS
-    task: str  # one of TASKS
+    task: str  # one of TASKS: the registered families (hrmkit.puzzles.FAMILIES)
     seq_len: int
     arch: str  # architecture preset (hrmkit.models), e.g. paper-sudoku
     license: str
@@ -160,8 +166,9 @@ def parse_entry(path: Path) -> ZooEntry:
         raise bad("revision", "revision must not be empty (a commit hash, or a branch such as main)")
     if data["format"] not in FORMATS:
         raise bad("format", f"format '{data['format']}' must be one of {', '.join(FORMATS)}")
-    if data["task"] not in TASKS:
-        raise bad("task", f"task '{data['task']}' must be one of {', '.join(TASKS)}")
+    tasks = puzzles.names()
+    if data["task"] not in tasks:
+        raise bad("task", f"task '{data['task']}' must be one of {', '.join(tasks)}")
     if data["seq_len"] <= 0:
         raise bad("seq_len", f"seq_len must be positive, got {data['seq_len']}")
 

@@ -1,0 +1,136 @@
+"""The family registry (hrmkit.puzzles.FAMILIES): every family exports the contract, and the family lists and
+per-family tables elsewhere are derived from it (a family added to the registry appears in them)."""
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from hrmkit import puzzles
+from hrmkit.errors import HrmkitError
+
+
+@pytest.mark.parametrize("name", list(puzzles.FAMILIES))
+def test_every_family_exports_the_contract(name):
+    module = puzzles.family(name)
+    missing = [attr for attr in puzzles.CONTRACT if not hasattr(module, attr)]
+    assert not missing, f"{name} lacks {missing}"
+    assert module.NAME == name
+    assert module.SEQ_LEN == module.GRID[0] * module.GRID[1]
+    assert set(module.AUGMENTED_SPLITS) <= {"train", "test"} and "train" in module.AUGMENTED_SPLITS
+    assert module.SHOW in ("text", "png")
+    assert callable(puzzles.recipe(name))
+    assert callable(puzzles.recipe_module(name).cli_options)
+
+
+def test_facts_are_the_authors_shapes():
+    assert puzzles.seq_lens() == {"sudoku": 81, "maze": 900, "arc": 900}
+    assert puzzles.family_of_shape(81, 11).NAME == "sudoku"
+    assert puzzles.family_of_shape(900, 6).NAME == "maze"
+    assert puzzles.family_of_shape(900, 12).NAME == "arc"
+    assert puzzles.family_of_shape(900, 11) is None
+
+
+def test_recipes_use_the_family_facts():
+    from hrmkit.data import arc_recipe, sudoku_recipe
+
+    for recipe, module in ((sudoku_recipe, puzzles.family("sudoku")), (arc_recipe, puzzles.family("arc"))):
+        fam = recipe.family()
+        assert (fam.name, fam.seq_len, fam.vocab_size, tuple(fam.grid), fam.augmentation_layout) == (
+            module.NAME, module.SEQ_LEN, module.VOCAB_SIZE, tuple(module.GRID), module.AUGMENTATION_LAYOUT)
+
+
+def test_tables_elsewhere_are_the_registry():
+    from hrmkit.cli.convert import Task
+    from hrmkit.data import build, format as fmt, validate
+    from hrmkit.train import guard
+    from hrmkit.zoo import official, pulling, registry
+
+    names = puzzles.names()
+    assert build.TASKS == names == registry.TASKS == guard._FAMILIES
+    assert tuple(t.value for t in Task) == names
+    assert official.TASK_SEQ_LEN == pulling._SEQ_LEN == puzzles.seq_lens()
+    assert fmt.AUTHORS_FAMILIES == {(81, 11): ("sudoku", [9, 9], "sudoku-v1"), (900, 6): ("maze", [30, 30], "dihedral-v1"),
+                                    (900, 12): ("arc", [30, 30], "arc-v1")}
+    assert set(validate.FAMILY_FRAMES) == set(names)
+
+
+@pytest.fixture
+def fake_family(monkeypatch):
+    """A fourth family, 'toy' (4 cells, vocabulary 3), registered as a module object, with a recipe module."""
+    recipe = types.ModuleType("toy_recipe_for_test")
+    calls = []
+
+    def build_toy(params, log):
+        calls.append(params)
+        raise HrmkitError("toy: recipe reached")
+
+    recipe.build_toy = build_toy
+    recipe.cli_options = lambda values: {"size": values["size"]}
+    monkeypatch.setitem(sys.modules, "toy_recipe_for_test", recipe)
+    toy = types.ModuleType("toy")
+    toy.__dict__.update(NAME="toy", VOCAB_SIZE=3, SEQ_LEN=4, GRID=(2, 2), AUGMENTATION_LAYOUT="none",
+                        AUGMENTED_SPLITS=("train",), DISTINCT_AUGMENTATIONS=False, MULTIPLE_SOURCES=True,
+                        SHOW="text", RECIPE="toy_recipe_for_test:build_toy")
+    monkeypatch.setitem(puzzles.FAMILIES, "toy", toy)
+    return toy, calls
+
+
+def test_a_registered_family_appears_everywhere(fake_family, tmp_path):
+    toy, calls = fake_family
+    from hrmkit.data import build, format as fmt
+    from hrmkit.train import guard
+    from hrmkit.zoo import official, pulling, registry
+
+    assert puzzles.family("toy") is toy
+    assert build.TASKS[-1] == registry.TASKS[-1] == guard._FAMILIES[-1] == "toy"
+    assert official.TASK_SEQ_LEN["toy"] == pulling._SEQ_LEN["toy"] == 4
+    assert fmt.AUTHORS_FAMILIES[(4, 3)] == ("toy", [2, 2], "none")
+    assert puzzles.family_of_shape(4, 3) is toy and puzzles.infer_family(4, 99) is toy
+    assert guard.preset_family("tiny-toy", {}) == "toy"
+    # data build: the task is known, takes several --source (MULTIPLE_SOURCES), and dispatches to its recipe
+    params = build.BuildParams(source=["a", "b"])
+    params.check("toy")
+    with pytest.raises(HrmkitError, match="toy: recipe reached"):
+        build.build("toy", tmp_path / "out", params)
+    assert calls == [params]
+    with pytest.raises(HrmkitError, match=r"choose one of: sudoku, maze, arc, toy"):
+        build.BuildParams(source=["a"]).check("nope")
+
+
+def test_a_registered_family_in_the_zoo_and_authors_format(fake_family):
+    from hrmkit.data.format import authors_metadata, SplitArrays
+
+    data = {"pad_id": 0, "ignore_label_id": 0, "blank_identifier_id": 0, "vocab_size": 3, "seq_len": 4,
+            "num_puzzle_identifiers": 1, "total_groups": 1, "mean_puzzle_examples": 1.0, "sets": ["all"]}
+    arrays = SplitArrays(inputs=np.ones((1, 4), np.int32), labels=np.ones((1, 4), np.int32),
+                         puzzle_identifiers=np.zeros(1, np.int32), puzzle_indices=np.array([0, 1], np.int32),
+                         group_indices=np.array([0, 1], np.int32))
+    meta = authors_metadata(data, "train", arrays, "x/train/dataset.json")
+    assert (meta.family, meta.grid, meta.augmentation_layout) == ("toy", [2, 2], "none")
+    with pytest.raises(HrmkitError, match=r"none of the families hrmkit reads: .*arc \(seq_len 900, vocab 12\), "
+                                          r"toy \(seq_len 4, vocab 3\)"):
+        authors_metadata(dict(data, seq_len=5), "train", arrays, "x/train/dataset.json")
+
+
+def test_unknown_task_messages_unchanged():
+    from hrmkit.data.build import BuildParams
+    from hrmkit.zoo import official
+
+    with pytest.raises(HrmkitError, match=r"^unknown task 'nope'; choose one of: sudoku, maze, arc$"):
+        BuildParams(source=["x"]).check("nope")
+    with pytest.raises(HrmkitError, match=r"^maze: give one --source \(got 2\)$"):
+        BuildParams(source=["x", "y"]).check("maze")
+    BuildParams(source=["x", "y"]).check("arc")
+    assert "sudoku|maze|arc" == "|".join(official.TASK_SEQ_LEN)
+
+
+def test_format_tokens_is_the_pretty_text():
+    from hrmkit.puzzles import maze, sudoku
+
+    g = sudoku.parse_line("53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79").grid
+    assert sudoku.format_tokens(sudoku.to_tokens(g)) == sudoku.format_pretty(g)
+    m = maze.parse("#####\n#S G#\n#####")
+    tokens = maze.to_tokens(m, 7)
+    assert maze.format_tokens(tokens, (7, 7)) == maze.format_pretty(m)
