@@ -384,20 +384,21 @@ PRESETS: dict[str, dict[str, Any]] = {
     "demo": dict(arch="hrm_act_v1", vocab_size=11, seq_len=81, hidden_size=64, num_heads=4, expansion=4.0,
                  H_layers=1, L_layers=1, H_cycles=2, L_cycles=2, halt_max_steps=4, puzzle_emb_ndim=0,
                  pos_encodings="sudoku_rcb", attn_mask="sudoku_peers", grad_cycles=1, loss_on="blanks",
-                 halting="fixed"),
+                 halting="fixed"),  # the prior's first spelling: the demo's config.json (and dvc.lock) stay as they are
     # The CPU recipe for Sudoku that needs search (benchmarks/sudoku_search/RESULTS.md): the demo's model, trained
     # for 4 fixed segments per puzzle (deep supervision on each) easy-to-hard and run for 32 segments at test time
     # (pipelines/sudoku-search-cpu); 4 segments learn faster per step than 16 and keep improving past 4.
     "sudoku-search": dict(arch="hrm_act_v1", vocab_size=11, seq_len=81, hidden_size=64, num_heads=4, expansion=4.0,
                           H_layers=1, L_layers=1, H_cycles=2, L_cycles=2, halt_max_steps=4, puzzle_emb_ndim=0,
-                          pos_encodings="sudoku_rcb", attn_mask="sudoku_peers", grad_cycles=1, loss_on="blanks",
-                          halting="fixed"),
+                          structure="sudoku", pos_encodings="family-coords", attn_mask="family-graph",
+                          grad_cycles=1, loss_on="blanks", halting="fixed"),
     # The CPU maze recipe (benchmarks/maze_recipe/RESULTS.md): a 59k-parameter HRM whose attention sees only the
     # cells within Manhattan distance 2 (learned offset embeddings, no position table), so the weights run on a
     # maze grid of any size; loss on the open cells, 16 fixed segments with deep supervision, Q head on the mean.
     "maze-cpu": dict(arch="hrm_act_v1", vocab_size=6, seq_len=100, hidden_size=32, num_heads=2, expansion=4.0,
                      H_layers=1, L_layers=1, H_cycles=2, L_cycles=2, halt_max_steps=16, puzzle_emb_ndim=0,
-                     pos_encodings="none", attn_mask="grid", attn_radius=2, grad_cycles=2, loss_on="blanks",
+                     pos_encodings="none", structure="maze", attn_mask="family-graph", attn_radius=2,
+                     grad_cycles=2, loss_on="blanks",
                      blank_token_id=2, halting="fixed", q_pool="mean"),
     # TRM paper, Sudoku-Extreme: MLP over the sequence, no positional encoding, T=3, n=6 (about 5M parameters).
     "trm-sudoku-mlp": dict(_TRM_PAPER, vocab_size=11, seq_len=81, mlp_t=True, pos_encodings="none", L_cycles=6),

@@ -37,7 +37,6 @@ def __getattr__(name: str):
 
         return puzzles.names()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-_SUDOKU_PRIORS = {"pos_encodings": "sudoku_rcb", "attn_mask": "sudoku_peers"}
 
 
 def is_run(run: Path) -> bool:
@@ -135,9 +134,14 @@ def preset_family(preset: str | None, overrides: dict[str, Any]) -> str | None:
     """The family a preset (with the run's model overrides) is made for, or None for a generic one."""
     from hrmkit.models.config import PRESETS
 
+    from hrmkit.models.structure import LEGACY_PRIORS, NO_STRUCTURE
+
     fields = dict(PRESETS.get(preset or "", {}), **overrides)
-    if any(fields.get(k) == v for k, v in _SUDOKU_PRIORS.items()):
-        return "sudoku"  # the demo recipe's structure indexes the 81 cells of a Sudoku
+    # a structural prior indexes the positions of its family's puzzles (`structure`, or a first spelling of it)
+    structure = fields.get("structure", NO_STRUCTURE)
+    implied = [family for (key, value), family in LEGACY_PRIORS.items() if fields.get(key) == value]
+    if structure != NO_STRUCTURE or implied:
+        return structure if structure != NO_STRUCTURE else implied[0]
     from hrmkit import puzzles
 
     for family in puzzles.names():
