@@ -1,6 +1,6 @@
 """Where one training step of the sudoku-search recipe spends its CPU time (benchmarks/sudoku_search/RESULTS.md).
 
-    .venv/bin/python benchmarks/sudoku_search/profile_step.py
+    .venv/bin/python benchmarks/sudoku_search/profile_step.py        (B=32 OMP_NUM_THREADS=1: batch 32 on one thread)
 
 Times 60 optimiser steps (batch 64, random tokens: the cost does not depend on the values), then prints the
 torch.profiler table of 10 more, sorted by self CPU time.
