@@ -248,7 +248,7 @@ def test_demo_preset_is_the_recipe():
             train.loss, train.beta1, train.beta2) == (1e-3, 0.1, 100, 0.1, 64, "softmax", 0.9, 0.95)
 
 
-def test_params_yaml_spells_out_the_demo_presets():
+def test_params_yaml_names_the_demo_presets():
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     assert params["build"]["options"]["givens"] == "50-55"
     preset, train, model_over = resolve(None, str(REPO / "params.yaml") + ":train", [], set(HRMConfig().to_dict()))

@@ -2,7 +2,7 @@
 
     python make_report.py --cpu runs/R4_recipe_seg4.json runs/R2_paper.json R3_trm_peers.log ...
 
-Inputs: CPU runs (runs/<name>.json written by train_sudoku.py, or the run's log when it was stopped early) and
+Inputs: CPU runs (runs/<name>.json written by train_sudoku.py, the removed fork at adf39cc, or the run's log when it was stopped early) and
 data/sweep_h200.json (run_sweep.sh). Outputs: data/curves_cpu.csv, data/curves_h200_sweep.csv,
 time_to_accuracy.png, and the markdown tables on stdout.
 """

@@ -1,55 +1,8 @@
 """The on-disk format of a built puzzle data set, its writer (temp folder, then rename) and its reader.
 
-A data set is a folder; its layout follows the HRM authors' ``PuzzleDataset`` (so either side's loader reads
-the other's arrays) plus the provenance and the augmentation records this project adds::
-
-    DIR/
-      provenance.json        how it was made: family, source (spec, files and their sha256), every build
-                             parameter, seed, hrmkit version, build time, and the sha256 of every file below
-      identifiers.json       ["<blank>", name1, ...]: puzzle identifier -> name (0 is the blank identifier)
-      augmentations.json     ARC only: per puzzle identifier, the base task, the forward augmentation and the
-                             inverse that undoes it (``{"dihedral", "colors", "inverse_dihedral",
-                             "inverse_colors"}``); entry 0 is null
-      train/ test/           one folder per split, each with:
-        dataset.json         the metadata (below)
-        all__inputs.npy      uint8  [N, seq_len]  input tokens of every example
-        all__labels.npy      uint8  [N, seq_len]  target tokens; ``ignore_label_id`` where there is no target
-        all__puzzle_identifiers.npy int32 [P]     the puzzle identifier of each puzzle
-        all__puzzle_indices.npy     int32 [P + 1] examples of puzzle p are rows puzzle_indices[p:p+2]
-        all__group_indices.npy      int32 [G + 1] puzzles of group g are group_indices[g:g+2]
-        all__augmentations.npy      int16 [P, A]  the augmentation that made puzzle p from its group's base
-                                                  (layout named by ``augmentation_layout``)
-        all__ratings.npy            int32 [G]     Sudoku only: the exact solver's guess count of each base
-
-A *group* is one base puzzle and its augmented copies: its first puzzle is the base (identity augmentation),
-so a sampler that draws one puzzle per group sees every base equally often however many copies it has.
-Sudoku and mazes have one example per puzzle; an ARC puzzle is one task (its demonstration pairs in train,
-its test pairs in test, under the same identifier). ``all`` is the single set name (the authors' ``sets``).
-
-Folders built by the authors' scripts (``dataset/build_{sudoku,maze,arc}_dataset.py``: the same arrays, a
-``dataset.json`` with only their nine fields, no provenance) are read too: ``open_dataset`` derives hrmkit's fields
-from the arrays (family from seq_len and vocabulary: 81/11 Sudoku, 900/6 maze, 900/12 ARC) and says in
-``provenance`` that the folder is the authors' (``{"format": "authors", ...}``), so such data trains and evaluates
-without a rebuild. Augmentation records are absent there, so ARC voting and the augmentation checks of
-``validate`` are not available on them.
-
-``dataset.json`` holds the authors' fields ``seq_len, vocab_size, pad_id, ignore_label_id,
-blank_identifier_id, num_puzzle_identifiers, total_groups, mean_puzzle_examples, sets`` and hrmkit's
-``format, format_version, family, split, num_examples, num_puzzles, grid`` (rows, cols of the board behind
-the sequence), ``augmentation_layout`` and ``augmented`` (whether copies were added).
-
-Large data sets are written without holding their examples in memory: ``write_dataset(..., fill=...)`` takes a
-``SplitPlan`` per split (every array but inputs and labels, and the example count), opens a ``RowWriter`` per
-split that appends rows to its two ``.npy`` files (header first, then the rows in order: the bytes ``numpy.save``
-would write, hashed on the way) and calls ``fill(writers)``. JSON arrays (``identifiers.json``,
-``augmentations.json``) are written item by item, and may be iterators (the bytes of ``json.dumps(indent=1)``).
-ARC's recipe builds this way; Sudoku and mazes hand over their arrays in memory.
-
-Augmentation layouts (one int16 row per puzzle; identity rows for bases and test puzzles):
-  ``sudoku-v1`` (28): transpose flag, row order (9), column order (9), digit map (9: new digit of 1..9);
-                      a copy is ``digit_map[base.T if transpose else base][rows][:, cols]``
-  ``dihedral-v1`` (1): dihedral transform id 0..7 (mazes), as ``hrmkit.puzzles.maze`` numbers them
-  ``arc-v1`` (11):    dihedral id, then the colour map (10: new colour of 0..9), as ``hrmkit.puzzles.arc``
+The format itself (the folder layout, every file, the fields of ``dataset.json``, ``provenance.json``, the
+augmentation layouts) is specified in docs/DATA-FORMAT.md: the authors' ``PuzzleDataset`` arrays plus the
+provenance and augmentation records this project adds; folders built by the authors' scripts are read too.
 """
 
 from __future__ import annotations
