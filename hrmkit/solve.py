@@ -75,7 +75,8 @@ import numpy as np
 import torch
 
 from hrmkit.errors import HrmkitError
-from hrmkit.puzzles import Record
+from hrmkit.puzzles import Record, capability, with_capability
+from hrmkit.puzzles import family as puzzle_family
 
 STATUSES = ("verified", "wrong", "unverified", "no-answer", "invalid")
 ARC_AUGMENTATIONS = 8  # identity + 7 random ones per ARC test input (ignored when the data set's are used)
@@ -263,7 +264,7 @@ def check_task(model, directory: Path, family: ModuleType, source: str) -> None:
     if task is not None and task != family.NAME:
         raise HrmkitError(f"model {directory} solves {task} puzzles (from {where_from}), but {source} holds "
                           f"{family.NAME} puzzles; use a model made for {family.NAME}")
-    vocab, seq = family.VOCAB_SIZE, {"sudoku": 81, "arc": 900}.get(family.NAME)
+    vocab, seq = family.VOCAB_SIZE, None if capability(family, "ANY_SIZE", False) else family.SEQ_LEN
     if cfg.vocab_size != vocab or (seq is not None and cfg.seq_len != seq):
         need = f"vocab_size {vocab}" + (f", seq_len {seq}" if seq else "")
         raise HrmkitError(f"model {directory} has vocab_size {cfg.vocab_size}, seq_len {cfg.seq_len}; "
@@ -340,22 +341,8 @@ def _status(checked: bool | None) -> str:
 
 
 def _grid_codec(family: ModuleType, cfg):
-    """(encode puzzle -> tokens, decode tokens for that puzzle -> grid) for Sudoku and mazes."""
-    if family.NAME == "sudoku":
-        return (lambda p: family.to_tokens(p.grid)), (lambda p, t: family.from_tokens(t))
-    if cfg.any_size:  # a model of any grid size: each maze on its own square canvas
-        return ((lambda p: family.to_tokens(p, max(p.shape))),
-                (lambda p, t: family.from_tokens(t, p.shape, size=max(p.shape), strict=False)))
-    side = int(round(math.sqrt(cfg.seq_len)))
-    if side * side != cfg.seq_len:
-        raise HrmkitError(f"a maze model has a square canvas; this one has seq_len {cfg.seq_len}")
-
-    def encode(p):
-        if p.shape[0] > side or p.shape[1] > side:
-            raise HrmkitError(f"a {p.shape[0]}x{p.shape[1]} maze does not fit the model's {side}x{side} canvas")
-        return family.to_tokens(p, side)
-
-    return encode, (lambda p, t: family.from_tokens(t, p.shape, size=side, strict=False))
+    """(encode puzzle -> tokens, decode tokens for that puzzle -> grid): the family's `model_codec` (Sudoku, mazes)."""
+    return family.model_codec(cfg.seq_len, cfg.any_size)
 
 
 HALT_ON = ("q", "verified", "either")
@@ -368,21 +355,25 @@ def check_halt_on(halt_on: str | None) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- views
-VIEW_FAMILIES = ("sudoku", "maze")
-MAZE_VIEWS = 8  # the dihedral group of the square
+def view_families() -> tuple[str, ...]:
+    """The families whose puzzles can be solved under views (`random_views`, `view_apply`, `view_invert`)."""
+    return tuple(m.NAME for m in with_capability("random_views"))
+
+
+def __getattr__(name: str):
+    if name == "VIEW_FAMILIES":  # computed on access, from the registry
+        return view_families()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
 class View:
     """One symmetry under which a Sudoku or maze is solved (test-time scaling, `--views`).
 
-    `transform`: None (the identity), a `sudoku.Transform`, or a maze dihedral id 1..7 (`maze.dihedral`).
-    `apply` maps a puzzle (Sudoku: a `Sudoku` or a grid [81]; maze: an (H, W) grid) into the view; `invert` maps an
-    answer grid of the view back to the puzzle's frame, exactly (`invert(apply(g)) == g`). Sudoku: relabelling
-    digits, transposing and permuting bands, stacks and the rows/columns inside them keep a valid grid valid and
-    the givens given. Maze: a dihedral transform of an (H, W) maze is (H, W) or (W, H), walls, S and G move with
-    the cells and 4-neighbours stay neighbours, so a shortest S-G path maps to one; every canvas of `_grid_codec`
-    is square with sides >= max(H, W), so all 8 transforms fit every maze, square or not.
+    `transform`: None (the identity) or one of the family's views (`random_views`: a `sudoku.Transform`, a maze
+    dihedral id 1..7). `apply` maps a puzzle (Sudoku: a `Sudoku` or a grid [81]; maze: an (H, W) grid) into the
+    view; `invert` maps an answer grid of the view back to the puzzle's frame, exactly (`invert(apply(g)) == g`):
+    the family's `view_apply` and `view_invert`, which say why the views keep puzzles valid and answers right.
     """
 
     family: str
@@ -391,52 +382,36 @@ class View:
     def apply(self, puzzle):
         if self.transform is None:
             return puzzle
-        if self.family == "sudoku":
-            from hrmkit.puzzles import sudoku
-
-            if isinstance(puzzle, sudoku.Sudoku):
-                return sudoku.Sudoku(sudoku.apply(self.transform, puzzle.grid))
-            return sudoku.apply(self.transform, np.asarray(puzzle))
-        from hrmkit.puzzles import maze
-
-        return maze.augment(np.asarray(puzzle), self.transform)
+        return puzzle_family(self.family).view_apply(self.transform, puzzle)
 
     def invert(self, answer):
         if self.transform is None or answer is None:
             return answer
-        if self.family == "sudoku":
-            from hrmkit.puzzles import sudoku
-
-            return sudoku.invert(self.transform, np.asarray(answer))
-        from hrmkit.puzzles import maze
-
-        return maze.invert(np.asarray(answer), self.transform)
+        return puzzle_family(self.family).view_invert(self.transform, answer)
 
 
 def puzzle_views(family: str, k: int, seed: int = 0, key: int = 0) -> list[View]:
     """The `k` views of one puzzle: the identity first, then k - 1 random symmetries drawn from (seed, key) (`key`:
-    the puzzle's index in its file or split, so a puzzle's views do not depend on batching or chunking). Sudoku:
-    uniform elements of its symmetry group (`sudoku.random_transform`); maze: k - 1 distinct dihedral transforms
-    other than the identity, in random order (so k <= 8: a repeated transform would repeat an answer)."""
-    if family not in VIEW_FAMILIES:
+    the puzzle's index in its file or split, so a puzzle's views do not depend on batching or chunking): the
+    family's `random_views`. Sudoku: uniform elements of its symmetry group (`sudoku.random_transform`); maze: k - 1
+    distinct dihedral transforms other than the identity, in random order (so k <= 8, its MAX_VIEWS: a repeated
+    transform would repeat an answer)."""
+    if capability(family, "random_views") is None:
         raise HrmkitError(f"--views is for Sudoku and mazes, not {family}"
-                          + ("; ARC votes over --augmentations K instead" if family == "arc" else ""))
+                          + ("; ARC votes over --augmentations K instead"
+                             if capability(family, "VOTES_OVER_AUGMENTATIONS", False) else ""))
     if k < 1:
         raise HrmkitError(f"--views must be >= 1, got {k}")
-    if family == "maze" and k > MAZE_VIEWS:
-        raise HrmkitError(f"--views {k}: a maze has {MAZE_VIEWS} views (the rotations and reflections of the "
-                          f"square), so --views is at most {MAZE_VIEWS} for mazes")
+    most = capability(family, "MAX_VIEWS")
+    if most is not None and k > most:
+        raise HrmkitError(capability(family, "TOO_MANY_VIEWS").format(k=k, n=most))
     if seed < 0:
         raise HrmkitError(f"--seed must be >= 0, got {seed}")
     views = [View(family)]
     if k == 1:
         return views
     rng = np.random.default_rng([seed, key])
-    if family == "sudoku":
-        from hrmkit.puzzles import sudoku
-
-        return views + [View(family, sudoku.random_transform(rng)) for _ in range(k - 1)]
-    return views + [View(family, int(t)) for t in rng.permutation(np.arange(1, MAZE_VIEWS))[: k - 1]]
+    return views + [View(family, t) for t in capability(family, "random_views")(rng, k - 1)]
 
 
 def choose_view(family: ModuleType, puzzle, answers: list, q_halts: list) -> tuple[int, bool]:
@@ -622,12 +597,13 @@ def iter_solve_with_model(records: list[Record], *, family: ModuleType, model: s
     halting (the halting used, in words)."""
     from hrmkit.api import resolve_device
 
-    if identifiers is not None and family.NAME != "arc":
+    votes = capability(family, "VOTES_OVER_AUGMENTATIONS", False)
+    if identifiers is not None and not votes:
         raise HrmkitError("--identifiers is for ARC models (puzzle identifiers of augmented tasks)")
     if views != 1:
         puzzle_views(family.NAME, views, seed)  # says now what is wrong with --views (ARC, > 8 for mazes, < 1)
     check_halt_on(halt_on)
-    if halt_on not in (None, "q") and family.NAME == "arc":
+    if halt_on not in (None, "q") and votes:
         raise HrmkitError("--halt-on verified|either: ARC answers cannot be checked before the end (the test output "
                           "is what is asked); ARC halts on the Q head")
     from hrmkit.models import from_pretrained
@@ -660,13 +636,13 @@ def iter_solve_with_model(records: list[Record], *, family: ModuleType, model: s
     run = dict(batch_size=batch, max_steps=max_steps, fixed_steps=fixed_steps, trace=trace,
                halt_threshold=halt_threshold)
     size = len(records) if chunk is None else (chunk or 4 * batch)
-    if family.NAME == "arc":  # a task's rows are voted together: pieces of whole tasks
+    if votes:  # a task's rows are voted together: pieces of whole tasks
         size = max(1, size // max(1, augmentations * 2))
     else:  # a puzzle's views run together: pieces of whole puzzles, about as many rows as before
         size = max(1, size // views)
     for lo in range(0, len(records), size):
         piece = records[lo:lo + size]
-        if family.NAME == "arc":
+        if votes:
             yield _solve_arc(piece, net, directory, augmentations=augmentations, seed=seed, identifiers=identifiers,
                              **run)
         else:

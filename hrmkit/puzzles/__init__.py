@@ -19,6 +19,18 @@ The facts other code reads from a family, near the top of its module (``CONTRACT
 ``FAMILIES`` is the registry, name -> the module (or its import path, imported on first use); everything else
 (``data build``'s tasks, the zoo's tasks, ``convert --task``, the authors' data shapes) is derived from it, so
 adding a family is adding one module and one entry in ``FAMILIES``.
+
+Optional capabilities: names a family module may export and the rest of the code asks for (``capability``,
+``with_capability``) instead of naming the family; a family without one lacks that feature:
+
+- solving with a model (``hrmkit.solve``): ``model_codec(seq_len, any_size) -> (encode(puzzle) -> tokens,
+  decode(puzzle, tokens) -> grid)`` (Sudoku, maze); ``ANY_SIZE`` (maze; default False): a model's canvas is its own,
+  so only the vocabulary is checked against the family, not ``SEQ_LEN``; ``VOTES_OVER_AUGMENTATIONS`` (ARC; default
+  False): a record is a task, each test input answered by a vote over augmented copies (``--augmentations``,
+  ``--identifiers``, two attempts, Q-head halting only);
+- views (``solve --views``, ``eval --views``; Sudoku, maze): ``random_views(rng, n)`` (n random symmetries),
+  ``view_apply(view, puzzle)``, ``view_invert(view, answer)`` (exact), and ``MAX_VIEWS`` with ``TOO_MANY_VIEWS`` (the
+  error, formatted with k and n) where the views are few (maze: 8; default None, any number).
 """
 
 from __future__ import annotations
@@ -79,6 +91,22 @@ def names() -> tuple[str, ...]:
 def modules() -> list[ModuleType]:
     """Every registered family module, in registry order."""
     return [family(name) for name in FAMILIES]
+
+
+def capability(name_or_module: str | ModuleType, attr: str, default: Any = None) -> Any:
+    """A family's optional capability ``attr`` (module docstring), or ``default`` when it has none; a name that is
+    not a registered family has none."""
+    module = name_or_module
+    if isinstance(module, str):
+        if module not in FAMILIES:
+            return default
+        module = family(module)
+    return getattr(module, attr, default)
+
+
+def with_capability(attr: str) -> list[ModuleType]:
+    """The registered family modules that have ``attr`` (set, not None or False), in registry order."""
+    return [m for m in modules() if getattr(m, attr, None) not in (None, False)]
 
 
 def seq_lens() -> dict[str, int]:

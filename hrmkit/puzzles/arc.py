@@ -57,6 +57,8 @@ DISTINCT_AUGMENTATIONS = True  # a task's group holds at most --augment + 1 puzz
 MULTIPLE_SOURCES = True  # `data build` takes several --source (folders, collections)
 SHOW = "png"  # `data show` draws examples (hrmkit.data.show.show_png)
 RECIPE = "hrmkit.data.arc_recipe:build_arc"
+# optional capabilities (``hrmkit.puzzles``: what solve and eval ask a family for)
+VOTES_OVER_AUGMENTATIONS = True  # a model answers each test input of a task by a vote over augmented copies
 IDENTITY_COLORS = tuple(range(10))
 _IS_COLOUR = np.zeros(256, dtype=bool)  # token id -> is it a colour (ids 2..11)
 _IS_COLOUR[COLOUR_OFFSET : COLOUR_OFFSET + 10] = True

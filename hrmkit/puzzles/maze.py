@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import random
 from collections import deque
 from dataclasses import dataclass
@@ -652,3 +653,46 @@ def relation_graph(seq_len: int, radius: int = 1) -> tuple[tuple, tuple[tuple[tu
         neighbours.append(tuple(((row + dy) * side + col + dx, o) for o, (dy, dx) in enumerate(offsets)
                                 if 0 <= row + dy < side and 0 <= col + dx < side))
     return offsets, tuple(neighbours)
+
+
+# ----------------------------------------------------------------------------- optional capabilities
+# (``hrmkit.puzzles``: what solve and eval ask a family for)
+ANY_SIZE = True  # a model's canvas is its own (any square side), not SEQ_LEN: `solve` checks the vocabulary only
+MAX_VIEWS = 8  # --views: the dihedral group of the square; a view is a transform id 1..7 (`dihedral`)
+TOO_MANY_VIEWS = ("--views {k}: a maze has {n} views (the rotations and reflections of the square), so --views is at "
+                  "most {n} for mazes")
+
+
+def random_views(rng: np.random.Generator, n: int) -> list[int]:
+    """``n`` (<= 7) distinct dihedral transforms other than the identity, in random order (`hrmkit solve --views`)."""
+    return [int(t) for t in rng.permutation(np.arange(1, MAX_VIEWS))[:n]]
+
+
+def view_apply(tid: int, puzzle) -> np.ndarray:
+    """An (H, W) maze under a view: (H, W) or (W, H), walls, S and G move with the cells and 4-neighbours stay
+    neighbours, so a shortest S-G path maps to one; every canvas of `model_codec` is square with sides >= max(H, W),
+    so all 8 transforms fit every maze, square or not."""
+    return augment(np.asarray(puzzle), tid)
+
+
+def view_invert(tid: int, answer) -> np.ndarray:
+    """An answer grid of the view back in the maze's frame, exactly."""
+    return invert(np.asarray(answer), tid)
+
+
+def model_codec(seq_len: int, any_size: bool):
+    """(encode maze -> tokens, decode (maze, tokens) -> grid) for a model of ``seq_len`` (a square canvas) or of
+    any size (each maze on its own square canvas)."""
+    if any_size:
+        return ((lambda p: to_tokens(p, max(p.shape))),
+                (lambda p, t: from_tokens(t, p.shape, size=max(p.shape), strict=False)))
+    side = int(round(math.sqrt(seq_len)))
+    if side * side != seq_len:
+        raise HrmkitError(f"a maze model has a square canvas; this one has seq_len {seq_len}")
+
+    def encode(p):
+        if p.shape[0] > side or p.shape[1] > side:
+            raise HrmkitError(f"a {p.shape[0]}x{p.shape[1]} maze does not fit the model's {side}x{side} canvas")
+        return to_tokens(p, side)
+
+    return encode, (lambda p, t: from_tokens(t, p.shape, size=side, strict=False))

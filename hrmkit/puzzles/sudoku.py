@@ -588,3 +588,30 @@ def relation_graph(seq_len: int = 81, radius: int = 1) -> tuple[tuple, tuple[tup
     neighbours = tuple(tuple((j, 0) for j in range(81) if any(a == b for a, b in zip(coords[i], coords[j])))
                        for i in range(81))
     return ("peer",), neighbours
+
+
+# ---- optional capabilities (``hrmkit.puzzles``: what solve and eval ask a family for) ------------------------
+# --views: any number of views (no MAX_VIEWS); a view is a Transform
+
+
+def random_views(rng: np.random.Generator, n: int) -> list[Transform]:
+    """``n`` random views (`hrmkit solve --views`): uniform elements of the symmetry group."""
+    return [random_transform(rng) for _ in range(n)]
+
+
+def view_apply(transform: Transform, puzzle):
+    """A puzzle (a `Sudoku` or a grid [81]) under a view: relabelled digits, transposed, permuted bands, stacks and
+    the rows/columns inside them keep a valid grid valid and the givens given."""
+    if isinstance(puzzle, Sudoku):
+        return Sudoku(apply(transform, puzzle.grid))
+    return apply(transform, np.asarray(puzzle))
+
+
+def view_invert(transform: Transform, answer) -> np.ndarray:
+    """An answer grid of the view back in the puzzle's frame, exactly (``view_invert(t, view_apply(t, g)) == g``)."""
+    return invert(transform, np.asarray(answer))
+
+
+def model_codec(seq_len: int, any_size: bool):
+    """(encode puzzle -> tokens, decode (puzzle, tokens) -> grid) for a model (every Sudoku model has 81 cells)."""
+    return (lambda p: to_tokens(p.grid)), (lambda p, t: from_tokens(t))
