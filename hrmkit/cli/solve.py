@@ -1,7 +1,9 @@
 """`hrmkit solve FILE`: solve every puzzle of a file and say which answers are verified correct.
 
 The format (Sudoku, maze, ARC) is detected from the file or forced with ``--format``; the puzzle family module
-does all the parsing, verifying and formatting, so a new family needs no change here. An ARC FILE may also be an
+does all the parsing, verifying and formatting, and the paths that are not every family's are chosen by its optional
+capabilities (``hrmkit.puzzles``: ``READS_FOLDERS``, ``SOLUTIONS_FILE``, ``VOTES_OVER_AUGMENTATIONS``,
+``SUBMISSION``, ``solve_exact``), never by its name. An ARC FILE may also be an
 ARC Prize collection (``arc-agi_evaluation_challenges.json``: {task_id: task}, its ``*_solutions.json`` beside it
 read too, or given with ``--solutions``) or a folder of task files and collections.
 
@@ -22,7 +24,7 @@ from typing import Annotated, Optional
 import typer
 
 from hrmkit.errors import HrmkitError
-from hrmkit.puzzles import detect, family
+from hrmkit.puzzles import capability, detect, family, with_capability
 
 _HELP = """Solve a file of puzzles (exact solver or a model) and verify the answers.
 
@@ -84,17 +86,22 @@ VIEW_KEYS = ("views", "view")  # with --views K > 1
 def _read(file: Path, format: str | None, skip_invalid: bool, solutions: Path | None):
     """(family module, records); ARC gives one record per task (of a file, a collection, or a folder of them)."""
     if file.is_dir():
-        module = family(format or "arc")
-        if module.NAME != "arc":
+        module = family(format) if format else with_capability("READS_FOLDERS")[0]
+        if not capability(module, "READS_FOLDERS", False):
             raise HrmkitError(f"{file}: a folder of puzzles is read as ARC task files, not {module.NAME}")
     else:
         module = family(format) if format else detect(file)
     if solutions is None:
         return module, module.read(file, skip_invalid=skip_invalid)
-    if module.NAME != "arc":
+    if not capability(module, "SOLUTIONS_FILE", False):
         raise HrmkitError(f"--solutions is for ARC tasks (an ARC Prize *_solutions.json file); {file} holds "
                           f"{module.NAME} puzzles")
     return module, module.read(file, skip_invalid=skip_invalid, solutions=solutions)
+
+
+def _votes(module) -> bool:
+    """Whether the model answers each test input of a record by a vote (ARC: test_index, attempts, votes)."""
+    return bool(capability(module, "VOTES_OVER_AUGMENTATIONS", False))
 
 
 def _one_line(module, grid) -> str | None:
@@ -127,7 +134,7 @@ def _rows(records, module, results, model: bool, trace: bool, views: int = 1):
             row = {**base, "solution": _one_line(module, res.solution), "status": res.status,
                    "verified": res.verified, "segments": res.segments, "confidence": round(res.confidence, 6),
                    "token_prob": round(res.token_prob, 6)}
-            if module.NAME == "arc":
+            if _votes(module):
                 row.update(test_index=res.part, attempt_2=_one_line(module, res.attempts[1] if res.attempts else None),
                            votes=res.votes)
             if views > 1:
@@ -139,7 +146,7 @@ def _rows(records, module, results, model: bool, trace: bool, views: int = 1):
 
 def _pretty(record, row, res, module) -> str:
     head = f"# puzzle {record.index} (line {record.line})"
-    if module.NAME == "arc":
+    if _votes(module):
         head = f"# task {record.text}" + (f" test {row['test_index']}" if "test_index" in row else "")
     if res is None or record.puzzle is None:
         return f"{head}: invalid, not verified\n{record.error}\n"
@@ -152,7 +159,7 @@ def _pretty(record, row, res, module) -> str:
     lines = [f"{head}: {row['status']}, {spent}, confidence {res.confidence:.3f}, token_prob {res.token_prob:.3f}"]
     for k, grid in enumerate(res.trace or [], 1):
         lines += [f"## after segment {k}", module.format_pretty(grid) if grid is not None else "(no grid)"]
-    if module.NAME == "arc":
+    if _votes(module):
         for k, grid in enumerate(res.attempts or [], 1):
             votes = res.votes[k - 1] if res.votes and k <= len(res.votes) else 0
             lines += [f"## attempt {k} ({votes} votes)", module.format_pretty(grid)]
@@ -241,7 +248,7 @@ def solve(
     if not records:
         raise HrmkitError(f"{'standard input' if stdin else file}: no puzzles (the input is empty or holds only "
                           f"comments)")
-    if submission is not None and (module.NAME != "arc" or solver != "model"):
+    if submission is not None and (not capability(module, "SUBMISSION", False) or solver != "model"):
         raise HrmkitError("--submission is for ARC tasks solved with --model")
     if submission is not None:
         from hrmkit.atomic import check_writable
@@ -273,7 +280,7 @@ def solve(
     writer = None
     keys: list[str] = []
     if as_csv:
-        keys = list(MODEL_KEYS if is_model else EXACT_KEYS) + (list(ARC_KEYS) if is_model and module.NAME == "arc"
+        keys = list(MODEL_KEYS if is_model else EXACT_KEYS) + (list(ARC_KEYS) if is_model and _votes(module)
                                                               else []) + (list(VIEW_KEYS) if views > 1 else []) + \
             (["line", "error"] if any_invalid else [])
         writer = csv.DictWriter(sys.stdout, fieldnames=keys, extrasaction="ignore", lineterminator="\n")

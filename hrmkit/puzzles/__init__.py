@@ -30,7 +30,10 @@ Optional capabilities: names a family module may export and the rest of the code
   ``--identifiers``, two attempts, Q-head halting only);
 - views (``solve --views``, ``eval --views``; Sudoku, maze): ``random_views(rng, n)`` (n random symmetries),
   ``view_apply(view, puzzle)``, ``view_invert(view, answer)`` (exact), and ``MAX_VIEWS`` with ``TOO_MANY_VIEWS`` (the
-  error, formatted with k and n) where the views are few (maze: 8; default None, any number).
+  error, formatted with k and n) where the views are few (maze: 8; default None, any number);
+- reading and writing in ``hrmkit solve`` (ARC; default False each): ``READS_FOLDERS`` (a folder is read by this
+  family, the default one for a folder), ``SOLUTIONS_FILE`` (``read`` takes ``solutions=``, ``--solutions``),
+  ``SUBMISSION`` (``--submission`` writes the ARC Prize JSON of the attempts);
 """
 
 from __future__ import annotations

@@ -59,6 +59,9 @@ SHOW = "png"  # `data show` draws examples (hrmkit.data.show.show_png)
 RECIPE = "hrmkit.data.arc_recipe:build_arc"
 # optional capabilities (``hrmkit.puzzles``: what solve and eval ask a family for)
 VOTES_OVER_AUGMENTATIONS = True  # a model answers each test input of a task by a vote over augmented copies
+READS_FOLDERS = True  # `solve DIR`: a folder is read as task files and collections (the default family of one)
+SOLUTIONS_FILE = True  # `read(..., solutions=)`: the test outputs from a separate file (`solve --solutions`)
+SUBMISSION = True  # `solve --submission`: the ARC Prize JSON of the attempts (`hrmkit.solve.write_submission`)
 IDENTITY_COLORS = tuple(range(10))
 _IS_COLOUR = np.zeros(256, dtype=bool)  # token id -> is it a colour (ids 2..11)
 _IS_COLOUR[COLOUR_OFFSET : COLOUR_OFFSET + 10] = True
