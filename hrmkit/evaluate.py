@@ -44,7 +44,6 @@ of blank cells right, comparable between models trained on all cells and on blan
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +52,7 @@ import numpy as np
 import torch
 
 from hrmkit.errors import HrmkitError
+from hrmkit.puzzles import capability, with_capability
 
 
 @dataclass
@@ -145,10 +145,6 @@ def _buckets(values: np.ndarray, edges: list[int]) -> list[tuple[str, np.ndarray
     return out
 
 
-def _givens(pred: Predictions) -> np.ndarray:
-    return (pred.inputs >= 2).sum(1)  # Sudoku tokens 2..10 are digits
-
-
 def _ratings(pred: Predictions, ds) -> np.ndarray | None:
     """Sudoku: the exact solver's guess count of each example's base puzzle (-1: unknown), or None."""
     ratings = ds.split.arrays.ratings
@@ -159,25 +155,13 @@ def _ratings(pred: Predictions, ds) -> np.ndarray | None:
     return np.asarray(ratings)[group]
 
 
-def _path_length(pred: Predictions) -> np.ndarray:
-    return (pred.labels == 5).sum(1) + 1  # maze: 'o' cells + 1 = moves
-
-
 def difficulty(pred: Predictions, ds) -> dict[str, list[tuple[str, np.ndarray]]]:
-    """Family-specific difficulty groups: {name: [(bucket label, example mask)]}."""
-    family = ds.meta.family
-    out = {}
-    if family == "sudoku":
-        out["givens"] = _buckets(_givens(pred), [0, 20, 25, 30, 35, 40, 50, 82])
-        ratings = _ratings(pred, ds)
-        if ratings is not None:
-            out["rating"] = _buckets(ratings, [0, 1, 10, 100, 1000, 10**9])
-    elif family == "maze":
-        path = _path_length(pred)
-        lo, hi = int(path.min()), int(path.max()) + 1
-        width = max(1, math.ceil((hi - lo) / 6))
-        out["path_length"] = _buckets(path, list(range(lo, hi + width, width)))
-    return out
+    """Family-specific difficulty groups: {name: [(bucket label, example mask)]}, from the family's `difficulty`."""
+    groups = capability(ds.meta.family, "difficulty")
+    if groups is None:
+        return {}
+    return {name: _buckets(values, edges)
+            for name, (values, edges) in groups(pred.inputs, pred.labels, lambda: _ratings(pred, ds)).items()}
 
 
 def metrics(pred: Predictions, ds) -> dict[str, float]:
@@ -192,10 +176,9 @@ def metrics(pred: Predictions, ds) -> dict[str, float]:
         "act_steps": float(pred.halt_step.mean()),
         "exact_accuracy_at_halt": float(at_halt.mean()),
     }
-    if ds.meta.family == "sudoku":  # the cells to fill (input blank): comparable across loss_on settings
-        from hrmkit.models.config import BLANK_TOKEN_ID
-
-        blank = pred.inputs == BLANK_TOKEN_ID
+    blank_token = capability(ds.meta.family, "BLANK_TOKEN")
+    if blank_token is not None:  # the cells to fill (input blank): comparable across loss_on settings
+        blank = pred.inputs == blank_token
         m["token_accuracy_blanks"] = float(((pred.pred == pred.labels) & blank).sum() / max(1, blank.sum()))
     for k in range(S):
         m[f"exact_accuracy_step_{k + 1}"] = float(pred.correct[:, k].mean())
@@ -212,19 +195,10 @@ def metrics(pred: Predictions, ds) -> dict[str, float]:
 
 def difficulty_summary(pred: Predictions, ds) -> dict[str, float]:
     """How hard the evaluated puzzles are, in a few numbers (beside the accuracy in the report and the card)."""
-    family = ds.meta.family
-    if family == "sudoku":
-        givens = _givens(pred)
-        out = {"givens_mean": float(givens.mean()), "givens_min": int(givens.min()), "givens_max": int(givens.max())}
-        ratings = _ratings(pred, ds)
-        if ratings is not None and (ratings >= 0).any():
-            out["rating_mean"] = float(ratings[ratings >= 0].mean())
-        return out
-    if family == "maze":
-        path = _path_length(pred)
-        return {"path_length_mean": float(path.mean()), "path_length_min": int(path.min()),
-                "path_length_max": int(path.max()), "grid_side": int(ds.meta.grid[0])}
-    return {}
+    summary = capability(ds.meta.family, "difficulty_summary")
+    if summary is None:
+        return {}
+    return summary(pred.inputs, pred.labels, lambda: _ratings(pred, ds), ds.meta.grid)
 
 
 # ---------------------------------------------------------------------------------------------------- baselines
@@ -238,14 +212,10 @@ def _scores(answers: np.ndarray, labels: np.ndarray, ignore: int) -> tuple[float
 
 def one_pass_answers(inputs: np.ndarray, family: str) -> np.ndarray | None:
     """The answer of the no-reasoning baseline, as tokens [N, L]: Sudoku fills the blanks with exactly one
-    candidate once (`sudoku.one_pass_baseline`), a maze is copied unchanged; None for other families."""
-    if family == "sudoku":
-        from hrmkit.puzzles import sudoku
-
-        return sudoku.to_tokens(sudoku.one_pass_baseline(sudoku.from_tokens(inputs)))
-    if family == "maze":
-        return np.asarray(inputs, dtype=np.int64)
-    return None
+    candidate once (`sudoku.one_pass_baseline`), a maze is copied unchanged: the family's `one_pass_answers`; None
+    for other families."""
+    answers = capability(family, "one_pass_answers")
+    return None if answers is None else answers(inputs)
 
 
 def one_pass_baseline(pred: Predictions, ds) -> dict[str, float]:
@@ -331,29 +301,22 @@ def arc_vote(pred: Predictions, ds, augmentations: list, ks=(1, 2, 10)) -> tuple
 
 
 # ---------------------------------------------------------------------------------------------------- TTA
+def _listed(names) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    names = list(names)
+    return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _tta_transforms(family: str, k: int, seed: int, seq_len: int):
-    """k (forward, inverse) token maps, the identity first: Sudoku symmetry group, maze dihedral transforms."""
+    """k (forward, inverse) token maps, the identity first, then the family's `tta_transforms`: Sudoku symmetry
+    group, maze dihedral transforms."""
     rng = np.random.default_rng(seed)
     out = [(lambda t: t, lambda t: t)]
-    if family == "sudoku":
-        from hrmkit.puzzles import sudoku
-
-        for _ in range(k - 1):
-            tr = sudoku.random_transform(rng)
-            # tokens = digit + 1 (1 blank); the transform works on digits 0..9, so shift around it
-            out.append((lambda t, tr=tr: sudoku.apply(tr, np.asarray(t, np.int64) - 1) + 1,
-                        lambda t, tr=tr: sudoku.invert(tr, np.clip(np.asarray(t, np.int64) - 1, 0, 9)) + 1))
-    elif family == "maze":
-        from hrmkit.puzzles import maze
-
-        side = int(round(seq_len**0.5))
-        for tid in rng.permutation(np.arange(1, 8))[: k - 1]:
-            shape = lambda t: np.asarray(t).reshape(-1, side, side)  # noqa: E731
-            out.append((lambda t, tid=int(tid): maze.augment(shape(t), tid).reshape(len(t), -1),
-                        lambda t, tid=int(tid): maze.invert(shape(t), tid).reshape(len(t), -1)))
-    else:
-        raise HrmkitError(f"--tta: test-time augmentation is for sudoku and maze data, not {family}")
-    return out
+    transforms = capability(family, "tta_transforms")
+    if transforms is None:
+        able = _listed(m.NAME for m in with_capability("tta_transforms"))
+        raise HrmkitError(f"--tta: test-time augmentation is for {able} data, not {family}")
+    return out + transforms(rng, k - 1, seq_len)
 
 
 def tta_accuracy(model, ds, k: int, *, batch_size: int, max_batches: int | None, seed: int = 0) -> dict[str, float]:
@@ -370,26 +333,22 @@ def tta_accuracy(model, ds, k: int, *, batch_size: int, max_batches: int | None,
 
 def _view_records(pred: Predictions, ds):
     """The puzzles of the evaluated examples as `hrmkit solve` reads them (Records with Sudoku / maze grids)."""
-    from hrmkit.puzzles import Record, maze, sudoku
+    from hrmkit.puzzles import Record
+    from hrmkit.puzzles import family as family_module
 
-    family = ds.meta.family
-    records = []
-    for n, index in enumerate(pred.index.tolist()):
-        if family == "sudoku":
-            puzzle = sudoku.Sudoku(sudoku.from_tokens(pred.inputs[n]))
-        else:
-            puzzle = maze.from_tokens(pred.inputs[n], tuple(int(x) for x in ds.meta.grid))
-        records.append(Record(int(index), 0, "", puzzle))
-    return records
+    module = family_module(ds.meta.family)
+    return [Record(int(index), 0, "", module.view_puzzle(pred.inputs[n], ds.meta.grid))
+            for n, index in enumerate(pred.index.tolist())]
 
 
 def check_views(family: str, views: int, seed: int, halt_on: str | None) -> None:
     """Raise when --views/--halt-on cannot run on this data (ARC, a maze with > 8 views, a bad mode or seed)."""
-    from hrmkit.solve import VIEW_FAMILIES, check_halt_on, puzzle_views
+    from hrmkit.solve import check_halt_on, puzzle_views, view_families
 
-    if family not in VIEW_FAMILIES:
-        raise HrmkitError(f"--views/--halt-on: test-time scaling is for sudoku and maze data, not {family}"
-                          + (" (ARC's augmentation vote is arc_pass@K)" if family == "arc" else ""))
+    if family not in view_families():
+        raise HrmkitError(f"--views/--halt-on: test-time scaling is for {_listed(view_families())} data, not {family}"
+                          + (" (ARC's augmentation vote is arc_pass@K)"
+                             if capability(family, "VOTES_OVER_AUGMENTATIONS", False) else ""))
     check_halt_on(halt_on)
     puzzle_views(family, views, seed)
 
@@ -412,10 +371,7 @@ def views_accuracy(model, pred: Predictions, ds, views: int, *, batch_size: int,
     right = 0
     for n, res in enumerate(results):
         answer = res.solution
-        if family == "sudoku":
-            tokens = module.to_tokens(answer)
-        else:
-            tokens = module.to_tokens(answer, int(round(math.sqrt(pred.labels.shape[1]))))
+        tokens = module.answer_tokens(answer, pred.labels.shape[1])
         right += bool(((tokens == pred.labels[n]) | ~mask[n]).all())
     n = len(results)
     return {"views": views, "views_exact_accuracy": right / n,
@@ -549,12 +505,12 @@ def evaluate_run(run, data, out, *, split: str = "test", batch_size: int = 256, 
     m.update(difficulty_summary(pred, ds))
     m.update(one_pass_baseline(pred, ds))
     if baselines is None:
-        baselines = ds.meta.family in ("sudoku", "maze")
+        baselines = bool(capability(ds.meta.family, "DEFAULT_BASELINES", False))
     if baselines:
         m.update(untrained_baseline(cfg, ds, seed=seed, device=device, batch_size=batch_size,
                                     max_batches=max_batches, steps=steps))
     submission = None
-    if ds.meta.family == "arc":
+    if capability(ds.meta.family, "VOTES_OVER_AUGMENTATIONS", False):
         from hrmkit.data.arc_recipe import records_from_names
 
         augs = dataset.extra.get("augmentations") or records_from_names(dataset.identifiers)

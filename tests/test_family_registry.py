@@ -134,3 +134,60 @@ def test_format_tokens_is_the_pretty_text():
     m = maze.parse("#####\n#S G#\n#####")
     tokens = maze.to_tokens(m, 7)
     assert maze.format_tokens(tokens, (7, 7)) == maze.format_pretty(m)
+
+
+def test_solve_and_eval_ask_the_family_for_capabilities_not_its_name(fake_family):
+    """The toy family gains views, a codec, eval's difficulty, blank-cell accuracy, baselines and --tta: solve,
+    eval and the CLI find them in the registry (no name of a family is compared anywhere)."""
+    from types import SimpleNamespace
+
+    from hrmkit import evaluate, solve
+    from hrmkit.cli import solve as cli_solve
+    from hrmkit.evaluate import Predictions
+
+    toy, _ = fake_family
+    assert solve.view_families() == ("sudoku", "maze") and cli_solve._votes(toy) is False
+    with pytest.raises(HrmkitError, match=r"^--views is for Sudoku and mazes, not toy$"):
+        solve.puzzle_views("toy", 2)
+    with pytest.raises(HrmkitError, match=r"^--tta: test-time augmentation is for sudoku and maze data, not toy$"):
+        evaluate._tta_transforms("toy", 2, 0, 4)
+    # views: the cyclic shifts of the 4 cells, 3 of them besides the identity
+    toy.__dict__.update(
+        MAX_VIEWS=4, TOO_MANY_VIEWS="--views {k}: a toy has {n} views", BLANK_TOKEN=1, DEFAULT_BASELINES=True,
+        random_views=lambda rng, n: [int(x) for x in rng.permutation([1, 2, 3])[:n]],
+        view_apply=lambda t, p: np.roll(np.asarray(p), t), view_invert=lambda t, a: np.roll(np.asarray(a), -t),
+        model_codec=lambda seq_len, any_size: ((lambda p: np.asarray(p) + 1), (lambda p, t: np.asarray(t) - 1)),
+        one_pass_answers=lambda inputs: np.full_like(inputs, 2),
+        difficulty=lambda inputs, labels, ratings: {"blanks": ((inputs == 1).sum(1), [0, 2, 5])},
+        difficulty_summary=lambda inputs, labels, ratings, grid: {"blanks_mean": float((inputs == 1).sum(1).mean())},
+        tta_transforms=lambda rng, n, seq_len: [(lambda t: t[..., ::-1], lambda t: t[..., ::-1])] * n)
+    assert solve.view_families() == ("sudoku", "maze", "toy") and solve.VIEW_FAMILIES[-1] == "toy"
+    views = solve.puzzle_views("toy", 4, 0, 7)
+    assert views[0].transform is None and sorted(v.transform for v in views[1:]) == [1, 2, 3]
+    puzzle = np.array([0, 1, 2, 1])
+    assert all(np.array_equal(v.invert(v.apply(puzzle)), puzzle) for v in views)
+    assert np.array_equal(views[1].apply(puzzle), np.roll(puzzle, views[1].transform))
+    with pytest.raises(HrmkitError, match=r"^--views 5: a toy has 4 views$"):
+        solve.puzzle_views("toy", 5)
+    encode, decode = solve._grid_codec(toy, SimpleNamespace(seq_len=4, any_size=False))
+    assert np.array_equal(decode(puzzle, encode(puzzle)), puzzle)
+    evaluate.check_views("toy", 4, 0, "either")
+    with pytest.raises(HrmkitError, match=r"test-time scaling is for sudoku, maze and toy data, not arc \(ARC's "):
+        evaluate.check_views("arc", 2, 0, None)
+    assert len(evaluate._tta_transforms("toy", 3, 0, 4)) == 3
+    # eval: difficulty buckets, blank-cell accuracy and the one-pass baseline come from the family
+    inputs = np.array([[1, 1, 2, 2], [2, 2, 2, 1], [1, 1, 1, 2]])
+    labels = np.full((3, 4), 2)
+    n = len(inputs)
+    pred = Predictions(index=np.arange(n), inputs=inputs, labels=labels, puzzle_ids=np.zeros(n, int), pred=labels,
+                       correct=np.array([[True], [True], [False]]), token_acc=np.ones((n, 1)),
+                       q_halt=np.zeros((n, 1)), q_continue=np.zeros((n, 1)), halt_step=np.ones(n, int))
+    ds = SimpleNamespace(meta=SimpleNamespace(family="toy", grid=[2, 2], ignore_label_id=0))
+    m = evaluate.metrics(pred, ds)
+    assert m["token_accuracy_blanks"] == 1.0
+    assert (m["count_blanks_0-1"], m["count_blanks_2-4"]) == (1, 2) and m["exact_accuracy_blanks_2-4"] == 0.5
+    assert evaluate.difficulty_summary(pred, ds) == {"blanks_mean": 2.0}
+    assert evaluate.one_pass_baseline(pred, ds)["baseline_one_pass_exact_accuracy"] == 1.0
+    assert cli_solve._votes(puzzles.family("arc")) and not cli_solve._votes(toy)
+    toy.VOTES_OVER_AUGMENTATIONS = True
+    assert cli_solve._votes(toy)

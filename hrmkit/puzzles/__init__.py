@@ -34,6 +34,13 @@ Optional capabilities: names a family module may export and the rest of the code
 - reading and writing in ``hrmkit solve`` (ARC; default False each): ``READS_FOLDERS`` (a folder is read by this
   family, the default one for a folder), ``SOLUTIONS_FILE`` (``read`` takes ``solutions=``, ``--solutions``),
   ``SUBMISSION`` (``--submission`` writes the ARC Prize JSON of the attempts);
+- evaluation (``hrmkit.evaluate``; Sudoku, maze): ``difficulty(inputs, labels, ratings) -> {group: (values,
+  bucket edges)}`` and ``difficulty_summary(inputs, labels, ratings, grid) -> {key: number}`` (``ratings()`` gives
+  the data set's ratings per example, or None), ``BLANK_TOKEN`` (Sudoku: the input token of a cell to fill,
+  ``token_accuracy_blanks``), ``one_pass_answers(inputs) -> tokens`` (the no-reasoning baseline),
+  ``DEFAULT_BASELINES`` (the untrained baseline runs unless told not to), ``tta_transforms(rng, n, seq_len)`` (``n``
+  (forward, inverse) token maps, ``--tta``), ``view_puzzle(tokens, grid)`` and ``answer_tokens(answer, seq_len)``
+  (``--views`` on a data set: a row's input as ``solve`` reads it, an answer as a row's tokens).
 """
 
 from __future__ import annotations

@@ -696,3 +696,49 @@ def model_codec(seq_len: int, any_size: bool):
         return to_tokens(p, side)
 
     return encode, (lambda p, t: from_tokens(t, p.shape, size=side, strict=False))
+
+
+# evaluation (`hrmkit eval`)
+DEFAULT_BASELINES = True  # eval runs the untrained baseline unless told not to
+
+
+def _path_length(labels: np.ndarray) -> np.ndarray:
+    return (np.asarray(labels) == PATH + 1).sum(1) + 1  # 'o' cells + 1 = moves
+
+
+def difficulty(inputs: np.ndarray, labels: np.ndarray, ratings) -> dict[str, tuple[np.ndarray, list[int]]]:
+    """{group: (value per example, bucket edges)}: the shortest path length, in about 6 equal buckets."""
+    path = _path_length(labels)
+    lo, hi = int(path.min()), int(path.max()) + 1
+    width = max(1, math.ceil((hi - lo) / 6))
+    return {"path_length": (path, list(range(lo, hi + width, width)))}
+
+
+def difficulty_summary(inputs: np.ndarray, labels: np.ndarray, ratings, grid) -> dict[str, float]:
+    """How hard the evaluated mazes are: path length mean/min/max and the canvas side."""
+    path = _path_length(labels)
+    return {"path_length_mean": float(path.mean()), "path_length_min": int(path.min()),
+            "path_length_max": int(path.max()), "grid_side": int(grid[0])}
+
+
+def one_pass_answers(inputs: np.ndarray) -> np.ndarray:
+    """The no-reasoning baseline as tokens: the maze copied unchanged."""
+    return np.asarray(inputs, dtype=np.int64)
+
+
+def tta_transforms(rng: np.random.Generator, n: int, seq_len: int) -> list:
+    """``n`` random (forward, inverse) token maps of ``eval --tta``: distinct dihedral transforms of the canvas."""
+    side = int(round(seq_len**0.5))
+    shape = lambda t: np.asarray(t).reshape(-1, side, side)  # noqa: E731
+    return [(lambda t, tid=tid: augment(shape(t), tid).reshape(len(t), -1),
+             lambda t, tid=tid: invert(shape(t), tid).reshape(len(t), -1)) for tid in random_views(rng, n)]
+
+
+def view_puzzle(tokens: np.ndarray, grid) -> np.ndarray:
+    """A data set row's input on its ``grid`` canvas as `hrmkit solve` reads it (``eval --views``)."""
+    return from_tokens(tokens, tuple(int(x) for x in grid))
+
+
+def answer_tokens(answer: np.ndarray, seq_len: int) -> np.ndarray:
+    """An answer grid as a data set row's tokens on the square canvas of ``seq_len`` cells."""
+    return to_tokens(answer, int(round(math.sqrt(seq_len))))

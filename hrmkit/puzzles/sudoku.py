@@ -615,3 +615,58 @@ def view_invert(transform: Transform, answer) -> np.ndarray:
 def model_codec(seq_len: int, any_size: bool):
     """(encode puzzle -> tokens, decode (puzzle, tokens) -> grid) for a model (every Sudoku model has 81 cells)."""
     return (lambda p: to_tokens(p.grid)), (lambda p, t: from_tokens(t))
+
+
+# evaluation (`hrmkit eval`)
+BLANK_TOKEN = BLANK  # token_accuracy_blanks: the accuracy on the cells to fill (input blank)
+DEFAULT_BASELINES = True  # eval runs the untrained baseline unless told not to
+
+
+def _givens(inputs: np.ndarray) -> np.ndarray:
+    return (np.asarray(inputs) >= 2).sum(1)  # tokens 2..10 are digits
+
+
+def difficulty(inputs: np.ndarray, labels: np.ndarray, ratings) -> dict[str, tuple[np.ndarray, list[int]]]:
+    """{group: (value per example, bucket edges)}: the givens, and the rating (the exact solver's guess count of
+    the base puzzle, from ``ratings()``, None when the data set has none)."""
+    out = {"givens": (_givens(inputs), [0, 20, 25, 30, 35, 40, 50, 82])}
+    rating = ratings()
+    if rating is not None:
+        out["rating"] = (rating, [0, 1, 10, 100, 1000, 10**9])
+    return out
+
+
+def difficulty_summary(inputs: np.ndarray, labels: np.ndarray, ratings, grid) -> dict[str, float]:
+    """How hard the evaluated puzzles are, in a few numbers: givens mean/min/max and the mean known rating."""
+    givens = _givens(inputs)
+    out = {"givens_mean": float(givens.mean()), "givens_min": int(givens.min()), "givens_max": int(givens.max())}
+    rating = ratings()
+    if rating is not None and (rating >= 0).any():
+        out["rating_mean"] = float(rating[rating >= 0].mean())
+    return out
+
+
+def one_pass_answers(inputs: np.ndarray) -> np.ndarray:
+    """The no-reasoning baseline as tokens [N, 81]: the blanks with exactly one candidate filled once."""
+    return to_tokens(one_pass_baseline(from_tokens(inputs)))
+
+
+def tta_transforms(rng: np.random.Generator, n: int, seq_len: int) -> list:
+    """``n`` random (forward, inverse) token maps of ``eval --tta`` (uniform elements of the symmetry group)."""
+    out = []
+    for _ in range(n):
+        tr = random_transform(rng)
+        # tokens = digit + 1 (1 blank); the transform works on digits 0..9, so shift around it
+        out.append((lambda t, tr=tr: apply(tr, np.asarray(t, np.int64) - 1) + 1,
+                    lambda t, tr=tr: invert(tr, np.clip(np.asarray(t, np.int64) - 1, 0, 9)) + 1))
+    return out
+
+
+def view_puzzle(tokens: np.ndarray, grid) -> Sudoku:
+    """A data set row's input as `hrmkit solve` reads it (``eval --views``)."""
+    return Sudoku(from_tokens(tokens))
+
+
+def answer_tokens(answer: np.ndarray, seq_len: int) -> np.ndarray:
+    """An answer grid as a data set row's tokens (``eval --views`` scores it against the label)."""
+    return to_tokens(answer)
