@@ -1,5 +1,7 @@
-"""Shared test set-up: no internet, no analytics, and where the public puzzle data lives."""
+"""Shared test set-up: no internet, no analytics, where the public puzzle data lives, and the fixtures that
+several test modules use (plain builders and constants are in tests/_helpers.py)."""
 
+import json
 import os
 from pathlib import Path
 
@@ -41,3 +43,31 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def run_dir(tmp_path) -> Path:
+    """A small model directory as a training run leaves it, with an evaluation report beside it."""
+    import torch
+
+    from hrmkit.models import ModelConfig, build
+
+    torch.manual_seed(0)
+    model = build(ModelConfig.from_name("tiny"))
+    run = tmp_path / "run"
+    model.save_pretrained(run)
+    (run / "metrics.json").write_text(json.dumps({"exact_accuracy": 0.25, "token_accuracy": 0.8, "loss": 1.5}))
+    return run
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    """A data folder holding only the provenance.json of a Sudoku build from the Hub (for the model card)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    provenance = {"family": "sudoku", "seed": 7, "subsample": 1000,
+                  "source": {"spec": "hf:sapientinc/sudoku-extreme", "kind": "hf", "repo": "sapientinc/sudoku-extreme",
+                             "revision": "f" * 40, "files": {"train": {"path": "train.csv", "sha256": "c" * 64}}},
+                  "outputs": {"train/all__inputs.npy": "d" * 64}}
+    (data / "provenance.json").write_text(json.dumps(provenance))
+    return data

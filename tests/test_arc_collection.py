@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_solve_model import _copy_model, _tiny  # tiny ARC models saved to tmp folders
 from typer.testing import CliRunner
 
+from _helpers import copy_model as _copy_model  # the fixture copy_model below is the saved model
+from _helpers import tiny_model
 from hrmkit.cli import app
 from hrmkit.data import sources
 from hrmkit.errors import HrmkitError
@@ -261,7 +262,7 @@ def test_solve_a_collection_verifies_with_its_solutions_and_submits_every_task(e
 @pytest.mark.usefixtures("one_thread")
 def test_solve_collection_errors_and_skip_invalid(evaluation, tmp_path):
     ch, so, files = evaluation
-    model = _tiny(tmp_path / "tiny", vocab_size=12, seq_len=900)
+    model = tiny_model(tmp_path / "tiny", vocab_size=12, seq_len=900)
     result = solve(ch, "--solver", "exact")
     assert result.exit_code == 1 and "arc puzzles have no exact solver" in result.stderr
     result = solve(EXAMPLES / "sudoku-lines.txt", "--model", model, "--solutions", so)

@@ -14,6 +14,7 @@ import yaml
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from _helpers import small, write_official
 from hrmkit.cli import app
 from hrmkit.errors import HrmkitError
 from hrmkit.models import HRM, ModelConfig, from_pretrained
@@ -32,31 +33,6 @@ def _cpu_has_avx2() -> bool:
     except OSError:
         return False
     return " avx2 " in flags and " avx512f " not in flags
-
-
-def write_official(directory: Path, model: HRM, prefix: str = "_orig_mod.model.", arch_extra: dict | None = None,
-                   state_edit=None) -> Path:
-    """A checkpoint laid out as the authors' code saves it: step_N (torch.save) + all_config.yaml."""
-    cfg = model.config
-    state = {prefix + k: v for k, v in model.state_dict().items()}
-    if state_edit is not None:
-        state = state_edit(state)
-    directory.mkdir(parents=True, exist_ok=True)
-    torch.save(state, directory / "step_10")
-    arch = {"name": "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1",
-            "loss": {"name": "losses@ACTLossHead", "loss_type": "stablemax_cross_entropy"},
-            "H_cycles": cfg.H_cycles, "L_cycles": cfg.L_cycles, "H_layers": cfg.H_layers, "L_layers": cfg.L_layers,
-            "hidden_size": cfg.hidden_size, "num_heads": cfg.num_heads, "expansion": cfg.expansion,
-            "pos_encodings": cfg.pos_encodings, "puzzle_emb_ndim": cfg.puzzle_emb_ndim,
-            "halt_max_steps": cfg.halt_max_steps, "halt_exploration_prob": cfg.halt_exploration_prob,
-            **(arch_extra or {})}
-    (directory / "all_config.yaml").write_text(yaml.safe_dump({"arch": arch, "lr": 1e-4, "seed": 0}))
-    return directory / "step_10"
-
-
-def small(**overrides) -> HRM:
-    torch.manual_seed(1)
-    return HRM(ModelConfig.from_name("tiny", hidden_size=32, **overrides))
 
 
 # ---- parity with the authors' code -------------------------------------------------------------------------

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from _helpers import make_dataset
 from hrmkit.cli import app
 from hrmkit.evaluate import Predictions, arc_vote, calibration, metrics, vote
 from hrmkit.puzzles import arc
-from test_train_loop import make_dataset
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py

@@ -1,4 +1,6 @@
-"""Issue 15: the error boundary, writes that never go outside their folder, and the wrong behaviours it listed.
+"""The error boundary of the commands: one `error:` line and exit 1, writes that never go outside their folder,
+and the faults a user meets (network errors, refused headers, truncated weights, concurrent builds, BOM, stdin,
+Ctrl-C).
 
 Each test states one behaviour of a real command (CliRunner on the Typer app, or a subprocess where the process
 matters: a network error, memory, tracebacks)."""
@@ -19,7 +21,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from _helpers import copy_model
+from _helpers import copy_model, small, write_official
 from hrmkit.cli import app
 from hrmkit.errors import HrmkitError, describe_failure
 
@@ -159,8 +161,6 @@ def test_publish_to_refuses_a_symlink_out_of_the_repo(model, tmp_path):
 
 
 def test_convert_refuses_an_existing_output_without_overwrite(tmp_path):
-    from test_convert import small, write_official
-
     ckpt = write_official(tmp_path / "ck", small())
     out = tmp_path / "out"
     assert cli("convert", "official", ckpt, "--task", "sudoku", "--out", out).exit_code == 0

@@ -16,7 +16,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from _helpers import copy_model
+from _helpers import copy_model, tiny_model
 from hrmkit.cli import app
 from hrmkit.errors import HrmkitError
 from hrmkit.models import ModelConfig, build
@@ -27,25 +27,12 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SOLVED = "534678912672195348198342567859761423426853791713924856961537284287419635345286179"
 
 
-def _tiny(path: Path, seed: int = 0, **over) -> Path:
-    torch.manual_seed(seed)
-    model = build(ModelConfig.from_name("tiny", **over))
-    with torch.no_grad():
-        model.inner.q_head.weight.normal_(0, 0.5)
-        model.inner.q_head.bias.zero_()
-    model.save_pretrained(path)
-    return path
-
-
-_copy_model = copy_model  # tests/_helpers.py
-
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
 def sudoku_model(tmp_path_factory) -> Path:
-    return _tiny(tmp_path_factory.mktemp("m") / "sudoku")
+    return tiny_model(tmp_path_factory.mktemp("m") / "sudoku")
 
 
 def _puzzles() -> np.ndarray:
@@ -118,7 +105,7 @@ def test_json_and_csv_columns_and_trace(sudoku_model):
 
 
 def test_a_right_answer_is_verified(tmp_path):
-    copier = _copy_model(tmp_path / "copy")
+    copier = copy_model(tmp_path / "copy")
     path = tmp_path / "p.txt"
     path.write_text(f"{SOLVED}\n{SOLVED[:-1]}.\n")
     rows = [json.loads(x) for x in cli(path, "--model", copier, "--json").stdout.splitlines()]
@@ -127,7 +114,7 @@ def test_a_right_answer_is_verified(tmp_path):
 
     mazes = tmp_path / "m.txt"
     mazes.write_text("####\n#SG#\n####\n\n#####\n#S G#\n#####\n")  # the copy is a shortest path only for the first
-    m = _copy_model(tmp_path / "copy-maze", vocab_size=6, seq_len=25)
+    m = copy_model(tmp_path / "copy-maze", vocab_size=6, seq_len=25)
     rows = [json.loads(x) for x in cli(mazes, "--model", m, "--json").stdout.splitlines()]
     assert [r["status"] for r in rows] == ["verified", "wrong"]
 
@@ -152,7 +139,7 @@ def test_halt_threshold_moves_per_puzzle_halting(tmp_path):
     with pytest.raises(HrmkitError, match="halt_threshold"):
         ModelConfig.from_name("tiny", halt_threshold=1.0)
 
-    copier = _copy_model(tmp_path / "copy")  # q_halt 5 (sigmoid 0.9933), q_continue -5: halts after one segment
+    copier = copy_model(tmp_path / "copy")  # q_halt 5 (sigmoid 0.9933), q_continue -5: halts after one segment
     assert {r.segments for r in run_batched(from_pretrained(copier), _puzzles())} == {1}
     assert {r.segments for r in run_batched(from_pretrained(copier), _puzzles(), halt_threshold=0.995)} == {4}
     path = tmp_path / "p.txt"
@@ -160,7 +147,7 @@ def test_halt_threshold_moves_per_puzzle_halting(tmp_path):
     for flags, segments in (((), 1), (("--halt-threshold", "0.99"), 1), (("--halt-threshold", "0.995"), 4)):
         rows = [json.loads(x) for x in cli(path, "--model", copier, "--json", *flags).stdout.splitlines()]
         assert rows[0]["segments"] == segments and rows[0]["status"] == "verified"
-    cautious = _copy_model(tmp_path / "cautious", halt_threshold=0.995)  # the config's value, overridable
+    cautious = copy_model(tmp_path / "cautious", halt_threshold=0.995)  # the config's value, overridable
     assert json.loads(cli(path, "--model", cautious, "--json").stdout)["segments"] == 4
     assert json.loads(cli(path, "--model", cautious, "--json", "--halt-threshold", "0.5").stdout)["segments"] == 1
     result = cli(path, "--model", copier, "--halt-threshold", "1.5")
@@ -172,12 +159,12 @@ def test_task_mismatch_says_so(sudoku_model, tmp_path):
     assert result.exit_code == 1
     assert "solves sudoku puzzles" in result.stderr and "holds maze puzzles" in result.stderr
     # a model card that names another task wins over the shape
-    carded = _tiny(tmp_path / "carded")
+    carded = tiny_model(tmp_path / "carded")
     (carded / "README.md").write_text("---\ntags: [hrmkit, maze]\n---\n# a model\n")
     result = cli(EXAMPLES / "sudoku-lines.txt", "--model", carded)
     assert result.exit_code == 1 and "solves maze puzzles" in result.stderr and "README.md" in result.stderr
     # the right task but a vocabulary that cannot hold the puzzles
-    odd = _tiny(tmp_path / "odd", vocab_size=13)
+    odd = tiny_model(tmp_path / "odd", vocab_size=13)
     result = cli(EXAMPLES / "sudoku-lines.txt", "--model", odd)
     assert result.exit_code == 1 and "vocab_size 13" in result.stderr
 
@@ -197,7 +184,7 @@ def test_skip_invalid_with_a_model(sudoku_model, tmp_path):
 
 def test_arc_vote_attempts_and_submission(tmp_path, monkeypatch):
     """Hand-made votes: the network is replaced by scripted answers per augmented copy (in the original frame)."""
-    model = _tiny(tmp_path / "arc", vocab_size=12, seq_len=900)
+    model = tiny_model(tmp_path / "arc", vocab_size=12, seq_len=900)
     task_file = tmp_path / "mirror.json"
     task_file.write_text(json.dumps({"train": [{"input": [[1, 2]], "output": [[2, 1]]}],
                                      "test": [{"input": [[3, 4, 0]], "output": [[0, 4, 3]]}]}))
@@ -231,7 +218,7 @@ def test_arc_vote_attempts_and_submission(tmp_path, monkeypatch):
 
 
 def test_arc_end_to_end_folder_and_submission(tmp_path):
-    model = _tiny(tmp_path / "arc", vocab_size=12, seq_len=900)
+    model = tiny_model(tmp_path / "arc", vocab_size=12, seq_len=900)
     tasks = tmp_path / "tasks"
     tasks.mkdir()
     (tasks / "b.json").write_text(json.dumps({"train": [{"input": [[1]], "output": [[2]]}],
@@ -272,7 +259,7 @@ def test_halt_on_verified_stops_at_the_first_checked_answer(sudoku_model, tmp_pa
     assert np.array_equal(runs[0].tokens, alone.tokens) and runs[0].q_halt == pytest.approx(alone.q_halt, rel=1e-5)
 
     # a copying model that never halts on its own: the Q head says continue (q_halt -5 < q_continue 5)
-    stubborn = _copy_model(tmp_path / "stubborn")
+    stubborn = copy_model(tmp_path / "stubborn")
     state = from_pretrained(stubborn)
     with torch.no_grad():
         state.inner.q_head.bias.copy_(torch.tensor([-5.0, 5.0]))
@@ -284,7 +271,7 @@ def test_halt_on_verified_stops_at_the_first_checked_answer(sudoku_model, tmp_pa
         rows = [json.loads(r) for r in cli(path, "--model", stubborn, "--json", *flags).stdout.splitlines()]
         assert [r["segments"] for r in rows] == segments, flags
         assert [r["status"] for r in rows] == ["verified", "wrong"], flags
-    copier = _copy_model(tmp_path / "copy")  # halts on its Q head after one segment, right or wrong
+    copier = copy_model(tmp_path / "copy")  # halts on its Q head after one segment, right or wrong
     rows = [json.loads(r) for r in cli(path, "--model", copier, "--json", "--halt-on", "verified",
                                        "--max-steps", "3").stdout.splitlines()]
     assert [r["segments"] for r in rows] == [1, 3]  # verified alone ignores the Q head's "halt"

@@ -1,4 +1,4 @@
-"""Test-time scaling (`--views K`) and the default halting of `hrmkit solve` / `hrmkit eval` (issue 14, items 4-5).
+"""Test-time scaling (`--views K`) and the default halting of `hrmkit solve` / `hrmkit eval`.
 
 The symmetries are checked as properties over many seeds; view selection and the early stop of a puzzle's views
 run on a scripted network (`Scripted`: it answers by looking its input up in a table, so the test decides which

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from test_train_loop import make_dataset
+from _helpers import make_dataset
 
 ARGS = ["--preset", "tiny", "--steps", "5", "--seed", "3", "--no-progress", "global_batch_size=8", "lr=0.003",
         "warmup_steps=1", "log_every=1", "device=cpu", "hidden_size=32", "num_heads=2", "halt_max_steps=3",

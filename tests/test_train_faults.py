@@ -1,4 +1,4 @@
-"""Issue 15, training side: `hrmkit train` checks its data, its --out and its checkpoint before step 1, and a
+"""Training faults: `hrmkit train` checks its data, its --out and its checkpoint before step 1, and a
 failed write (disk full, read-only) leaves no half-written checkpoint. Each test runs real training (a tiny HRM,
 a few steps) through hrmkit.train.loop.train or the CLI."""
 
@@ -16,12 +16,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from _helpers import authors_copy, copy_model
+from _helpers import TINY, authors_copy, copy_model, make_dataset, maze_dataset, tiny_config
 from hrmkit.cli import app
 from hrmkit.errors import HrmkitError
 from hrmkit.train import guard
 from hrmkit.train.loop import train
-from test_train_loop import TINY, make_dataset, tiny_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -46,21 +45,6 @@ def one_error_line(result) -> str:
 
 CLI_TRAIN = ["--preset", "tiny", "--steps", "2", "--no-progress", "--no-live", "global_batch_size=8",
              "hidden_size=32", "num_heads=2", "halt_max_steps=2", "device=cpu"]
-
-
-def maze_dataset(out: Path, n: int = 16) -> Path:
-    """A maze-shaped set (30x30, vocab pad + '# SGo') in the on-disk format."""
-    from hrmkit.data.format import Family, SplitArrays, write_dataset
-
-    rng = np.random.default_rng(0)
-    fam = Family(name="maze", seq_len=900, vocab_size=6, grid=(30, 30), augmentation_layout="dihedral-v1")
-    splits = {}
-    for split in ("train", "test"):
-        labels = rng.integers(1, 6, size=(n, 900)).astype(np.uint8)
-        splits[split] = SplitArrays(inputs=labels.copy(), labels=labels, puzzle_identifiers=np.zeros(n, np.int32),
-                                    puzzle_indices=np.arange(n + 1, dtype=np.int32),
-                                    group_indices=np.arange(n + 1, dtype=np.int32))
-    return write_dataset(out, fam, splits, ["<blank>"], {"family": "maze", "source": "test fixture"})
 
 
 @pytest.fixture(scope="module")

@@ -3,47 +3,13 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from _helpers import TINY, make_dataset, tiny_config
 from hrmkit.errors import HrmkitError
-from hrmkit.train.config import TrainConfig
 from hrmkit.train.loop import train
-
-
-def make_dataset(out: Path, n_train: int = 48, n_test: int = 16, seed: int = 0, puzzle_ids: bool = False,
-                 blank_frac: float = 0.4) -> Path:
-    """A tiny Sudoku-shaped data set in the documented on-disk format: 9x9 grids, vocab 11 (0 pad, 1 blank).
-
-    Labels are random digits; inputs show each with probability 1 - blank_frac (blank_frac 0: a copy task a
-    model learns in a few steps). Each puzzle is its own group. With puzzle_ids, each has its own identifier.
-    """
-    from hrmkit.data.format import Family, SplitArrays, write_dataset
-
-    rng = np.random.default_rng(seed)
-    fam = Family(name="sudoku", seq_len=81, vocab_size=11, grid=(9, 9), augmentation_layout="sudoku-v1")
-    splits, next_id = {}, 1
-    for split, n in (("train", n_train), ("test", n_test)):
-        labels = rng.integers(2, 11, size=(n, 81)).astype(np.uint8)
-        inputs = np.where(rng.random((n, 81)) < blank_frac, 1, labels).astype(np.uint8)
-        ids = np.arange(next_id, next_id + n) if puzzle_ids else np.zeros(n)
-        next_id += n if puzzle_ids else 0
-        splits[split] = SplitArrays(inputs=inputs, labels=labels, puzzle_identifiers=ids.astype(np.int32),
-                                    puzzle_indices=np.arange(n + 1, dtype=np.int32),
-                                    group_indices=np.arange(n + 1, dtype=np.int32))
-    names = ["<blank>"] + [f"p{i}" for i in range(1, next_id)] if puzzle_ids else ["<blank>"]
-    return write_dataset(out, fam, splits, names, {"family": "sudoku", "source": "test fixture"})
-
-
-# a tiny HRM (hidden 32, 1+1 layers, 2 segments) trains a step in a few ms on CPU
-TINY = dict(hidden_size=32, num_heads=2, halt_max_steps=2)
-
-
-def tiny_config(**kw) -> TrainConfig:
-    base = dict(global_batch_size=8, steps=6, warmup_steps=2, lr=1e-3, log_every=1, seed=0, device="cpu")
-    return TrainConfig(**{**base, **kw})
 
 
 def weights(run: Path) -> dict:

@@ -25,7 +25,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from test_train_loop import make_dataset
+from _helpers import make_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 ADDRS = ("10.123.0.1", "10.123.0.2")

@@ -4,7 +4,6 @@ import pytest
 
 from hrmkit.errors import HrmkitError
 from hrmkit.zoo import card
-from test_zoo_publish import run_dir  # noqa: F401  (fixture)
 
 SHIPPED = card.TEMPLATE.read_text(encoding="utf-8")
 
@@ -15,7 +14,7 @@ def _template(tmp_path, text: str):
     return path
 
 
-def test_the_texts_block_stays_out_of_the_card(run_dir):  # noqa: F811
+def test_the_texts_block_stays_out_of_the_card(run_dir):
     readme = card.card_text(run_dir, "me/tiny")
     assert card.TEXTS_MARKER in SHIPPED and card.TEXTS_MARKER not in readme
     assert "\nrefines:" not in readme and "$" not in readme
@@ -23,7 +22,7 @@ def test_the_texts_block_stays_out_of_the_card(run_dir):  # noqa: F811
     assert readme.endswith("```bibtex\n" + card.text("citation") + "\n```\n")
 
 
-def test_the_wording_is_read_from_the_template(run_dir, tmp_path):  # noqa: F811
+def test_the_wording_is_read_from_the_template(run_dir, tmp_path):
     facts = card.facts_from_dir(run_dir, "me/tiny")
     assert facts.task == "sudoku"
     before = card.render(facts)
@@ -37,7 +36,7 @@ def test_the_wording_is_read_from_the_template(run_dir, tmp_path):  # noqa: F811
     assert "- Only Sudoku, reworded once more.\n" in card.render(facts, template=path)
 
 
-def test_a_template_without_texts_has_the_shipped_ones(run_dir, tmp_path):  # noqa: F811
+def test_a_template_without_texts_has_the_shipped_ones(run_dir, tmp_path):
     layout = SHIPPED[:SHIPPED.index("\n" + card.TEXTS_MARKER)]  # the template as it was before the texts moved
     assert layout.endswith("$citation\n```\n")
     facts = card.facts_from_dir(run_dir, "me/tiny")

@@ -6,7 +6,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import torch
 from huggingface_hub import ModelCard
 from typer.testing import CliRunner
 
@@ -14,29 +13,6 @@ from hrmkit.cli import app
 from hrmkit.errors import HrmkitError
 from hrmkit.models import ModelConfig, build
 from hrmkit.zoo import card, hub
-
-
-@pytest.fixture
-def run_dir(tmp_path) -> Path:
-    """A small model directory as a training run leaves it, with an evaluation report beside it."""
-    torch.manual_seed(0)
-    model = build(ModelConfig.from_name("tiny"))
-    run = tmp_path / "run"
-    model.save_pretrained(run)
-    (run / "metrics.json").write_text(json.dumps({"exact_accuracy": 0.25, "token_accuracy": 0.8, "loss": 1.5}))
-    return run
-
-
-@pytest.fixture
-def data_dir(tmp_path) -> Path:
-    data = tmp_path / "data"
-    data.mkdir()
-    provenance = {"family": "sudoku", "seed": 7, "subsample": 1000,
-                  "source": {"spec": "hf:sapientinc/sudoku-extreme", "kind": "hf", "repo": "sapientinc/sudoku-extreme",
-                             "revision": "f" * 40, "files": {"train": {"path": "train.csv", "sha256": "c" * 64}}},
-                  "outputs": {"train/all__inputs.npy": "d" * 64}}
-    (data / "provenance.json").write_text(json.dumps(provenance))
-    return data
 
 
 def git(repo: Path, *args: str) -> str:

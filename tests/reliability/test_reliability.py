@@ -35,7 +35,7 @@ from typing import Callable
 import pytest
 from typer.testing import CliRunner
 
-from _helpers import copy_model
+from _helpers import copy_model, maze_dataset, small, write_official
 from hrmkit.cli import app
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -142,8 +142,6 @@ def inputs(tmp_path_factory):
     shutil.copytree(model, garbage)
     (garbage / "model.safetensors").write_bytes(b"\xff" * 64)
 
-    from test_convert import small, write_official
-
     ckpt = write_official(base / "official", small())
     files = base / "files"
     files.mkdir()
@@ -163,8 +161,6 @@ def inputs(tmp_path_factory):
                                  "generate", "--test-count", "6", "--givens", "50-55", "--seed", "1", "--out",
                                  str(base / "ds2")])
     assert r.exit_code == 0, r.output
-    from test_train_faults import maze_dataset
-
     maze_dataset(base / "mazeds")
     r = CliRunner().invoke(app, TRAIN + ["--no-live", "--data", str(base / "ds"), "--out", str(base / "run")])
     assert r.exit_code == 0, r.output

@@ -1,4 +1,5 @@
-"""Issue 7 request: `gh:OWNER/REPO@COMMIT:PATH` sources, from a GitHub-shaped tarball served on 127.0.0.1."""
+"""`gh:OWNER/REPO@COMMIT:PATH` data sources, from a GitHub-shaped tarball served on 127.0.0.1: a build fetches
+once then reads the cache, bad specs fail before writing, offline is one message, an interrupted unpack is redone."""
 
 import hashlib
 import http.server

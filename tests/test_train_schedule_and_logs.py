@@ -1,14 +1,16 @@
-"""Issue 7 requests on the training loop: epochs -> steps as the authors count, learning_curves.png offline."""
+"""What a training run counts and logs: epochs -> steps as the authors count, learning_curves.png (drawn offline)
+and the metric series it is drawn from, eval_steps for the evaluation during training, and compiled training
+(same weight names and losses as eager; slow)."""
 
 import json
 from types import SimpleNamespace
 
 import pytest
 
+from _helpers import TINY, make_dataset
 from hrmkit.errors import HrmkitError
 from hrmkit.train.config import TrainConfig
 from hrmkit.train.loop import read_series, total_steps, train
-from test_train_loop import TINY, make_dataset
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
