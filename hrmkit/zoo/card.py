@@ -420,8 +420,8 @@ def limits(facts: CardFacts, template: Path = TEMPLATE) -> list[str]:
                           seq_len=cfg.get("seq_len", "?")))
     else:
         found.append(text("limits", "fixed_size", template=template, seq_len=cfg.get("seq_len", "?")))
-    if graph == "sudoku":
-        found.append(text("limits", "sudoku_peers", template=template))
+    if graph in texts(template)["limits"].get("graph", {}):  # the family's words for its prior, where it has some
+        found.append(text("limits", "graph", graph, template=template))
     if cfg.get("halting") == "fixed":
         trained, run = cfg.get("halt_max_steps", "?"), cfg.get("eval_segments") or cfg.get("halt_max_steps", "?")
         segments = text("limits", "segments", "same" if trained == run else "differ", template=template,
