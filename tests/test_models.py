@@ -57,11 +57,13 @@ def test_every_preset_builds_with_the_expected_size(name):
         model = build(cfg)
     D, V = cfg.hidden_size, cfg.vocab_size
     heads = 2 * V * D + 2 * D + 2  # embedding, lm_head, q_head (+bias)
-    heads += 3 * 9 * D if cfg.pos_encodings == "sudoku_rcb" else 0  # learned row / column / box tables
+    if cfg.uses_coords:  # family-coords (or its first spelling sudoku_rcb): one learned table per axis
+        assert cfg.structure == "sudoku"  # the only preset family with coordinates: row / column / box of 9
+        heads += 3 * 9 * D
     if isinstance(cfg, HRMConfig):
         assert isinstance(model, HRM) and not isinstance(model, TRM)
         layers = (cfg.H_layers + cfg.L_layers) * block_params(D, cfg.expansion)
-        if cfg.attn_mask == "grid":  # learned key and value embeddings of each neighbour offset, per layer
+        if cfg.uses_graph and cfg.structure == "maze":  # per layer: key and value embeddings of each offset
             from hrmkit.models.attention import grid_offsets
 
             layers += (cfg.H_layers + cfg.L_layers) * 2 * len(grid_offsets(cfg.attn_radius)) * D
