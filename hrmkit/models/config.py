@@ -22,7 +22,7 @@ import yaml
 from hrmkit.errors import HrmkitError, where
 from hrmkit.fields import coerce_fields, from_mapping
 from hrmkit.models import structure as _structure
-from hrmkit.models.structure import COORD_ENCODINGS, FAMILY_COORDS, FAMILY_GRAPH, GRAPH_MASKS, LEGACY_PRIORS
+from hrmkit.models.structure import COORD_ENCODINGS, FAMILY_COORDS, FAMILY_GRAPH, GRAPH_MASKS
 
 # The structural priors (hrmkit.models.structure): the family named by `structure` supplies them.
 # family-coords: one learned table per coordinate axis of the family (Sudoku: row, column, box; grids: row, column).
@@ -126,15 +126,11 @@ class ModelConfig:
     # ---- structural prior ---------------------------------------------------------------------------------
     def _implied_structure(self) -> str:
         """The structure a first spelling of the prior names (sudoku_peers, sudoku_rcb: sudoku; grid: maze), or none."""
-        for key in (("attn_mask", self.attn_mask), ("pos_encodings", self.pos_encodings)):
-            if key in LEGACY_PRIORS:
-                return LEGACY_PRIORS[key]
-        return "none"
+        return next(iter(_structure.implied_structures(self)), "none")
 
     def _check_structure(self) -> None:
         """Resolve the first spellings to their structure, then check the prior against the family's structure."""
-        implied = {LEGACY_PRIORS[key]: key for key in (("attn_mask", self.attn_mask), ("pos_encodings", self.pos_encodings))
-                   if key in LEGACY_PRIORS}
+        implied = _structure.implied_structures(self)
         if len(implied) > 1:
             (a, b), (c, d) = implied.values()
             raise HrmkitError(f"model config: {a}={b} and {c}={d} name different structures ({', '.join(implied)})")
@@ -161,8 +157,7 @@ class ModelConfig:
                 raise HrmkitError(f"model config: pos_encodings={self.pos_encodings}: {err}") from None
         if self.uses_graph:
             try:
-                relations, _ = _structure.relation_graph(self.structure, self.seq_len, self.attn_radius)
-                kernel = _structure.graph_kernel(relations)
+                kernel = self.graph_kernel
             except HrmkitError as err:
                 raise HrmkitError(f"model config: attn_mask={self.attn_mask} (structure {self.structure}, "
                                   f"attn_radius {self.attn_radius}): {err}") from None
@@ -182,13 +177,19 @@ class ModelConfig:
         return self.pos_encodings in COORD_ENCODINGS
 
     @property
+    def graph_kernel(self) -> str | None:
+        """How attention runs the structure's relation graph ("mask" | "lattice", `structure.graph_kernel`), or None
+        without family-graph."""
+        if not self.uses_graph:
+            return None
+        relations, _ = _structure.relation_graph(self.structure, self.seq_len, self.attn_radius)
+        return _structure.graph_kernel(relations)
+
+    @property
     def any_size(self) -> bool:
         """True when the model runs on square grids of any size (seq_len is then the training canvas only): its
         attention is a grid relation graph (offsets), and nothing else depends on the number of positions."""
-        if not self.uses_graph:
-            return False
-        relations, _ = _structure.relation_graph(self.structure, self.seq_len, self.attn_radius)
-        return _structure.graph_kernel(relations) == "lattice"
+        return self.graph_kernel == "lattice"
 
     # ---- halting rule -------------------------------------------------------------------------------------
     @property
@@ -364,9 +365,9 @@ _TRM_PAPER = dict(arch="trm", hidden_size=512, num_heads=8, expansion=4.0, L_lay
                   halt_max_steps=16, halt_exploration_prob=0.1, pos_encodings="rope", puzzle_emb_ndim=512,
                   puzzle_emb_len=16, no_ACT_continue=True)  # TRM paper / its config/arch/trm.yaml
 
-# The presets keep the first spellings of their priors (sudoku_rcb, sudoku_peers, grid: the same models as
-# family-coords / family-graph with structure sudoku or maze, and config.json keeps whichever spelling a config
-# used): train/guard.py preset_family and zoo/card.py still read those strings from presets and config.json.
+# The priors: sudoku-search and maze-cpu name them generically (structure + family-graph / family-coords); demo keeps
+# the first spellings (sudoku_rcb, sudoku_peers: the same model), so that its config.json and dvc.lock stay as they
+# are (config.json keeps whichever spelling a config used).
 PRESETS: dict[str, dict[str, Any]] = {
     # HRM paper, Sudoku-Extreme 1k: 27,275,266 parameters. Vocab: pad, blank, digits 1..9.
     "paper-sudoku": dict(_HRM_PAPER, vocab_size=11, seq_len=81, num_puzzle_identifiers=1),

@@ -60,24 +60,16 @@ from hrmkit.models.config import BLANK_TOKEN_ID, HRMConfig, ModelConfig, check_h
 from hrmkit.models.layers import Embedding, Linear, PuzzleEmbedding, RotaryEmbedding, SwiGLU, rms_norm, trunc_normal_
 
 
-def _graph_kernel(config: ModelConfig) -> str | None:
-    """How attention runs the config's family graph ("mask" | "lattice"), or None without one."""
-    if not config.uses_graph:
-        return None
-    relations, _ = structure.relation_graph(config.structure, config.seq_len, config.attn_radius)
-    return structure.graph_kernel(relations)
-
-
 def attention_mask(config: ModelConfig) -> torch.Tensor | None:
     """The fixed structural attention mask [P+L, P+L] the config asks for, or None."""
-    if _graph_kernel(config) != "mask":
+    if config.graph_kernel != "mask":
         return None
     return graph_mask(config.structure, config.seq_len, config.attn_radius, config.prefix_len)
 
 
 def make_attention(config: ModelConfig) -> nn.Module:
     """The token mixer of one block: grid attention over the neighbours of a grid graph, or full/masked attention."""
-    if _graph_kernel(config) == "lattice":
+    if config.graph_kernel == "lattice":
         return GridAttention(config.hidden_size, config.num_heads, config.attn_radius, config.structure)
     return Attention(config.hidden_size, config.num_heads, config.attention, attention_mask(config))
 

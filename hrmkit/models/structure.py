@@ -39,6 +39,14 @@ GRAPH_MASKS = (FAMILY_GRAPH, "sudoku_peers", "grid")  # the attn_mask values tha
 COORD_ENCODINGS = (FAMILY_COORDS, "sudoku_rcb")  # the pos_encodings values that use its coordinates
 
 
+def implied_structures(fields) -> dict[str, tuple[str, str]]:
+    """{structure: (field, value)} of the first spellings among `fields` (a config or a mapping of its fields):
+    {"sudoku": ("attn_mask", "sudoku_peers")} for the demo's; empty for the generic names."""
+    get = fields.get if hasattr(fields, "get") else (lambda name: getattr(fields, name, None))
+    return {LEGACY_PRIORS[(name, get(name))]: (name, get(name)) for name in ("attn_mask", "pos_encodings")
+            if (name, get(name)) in LEGACY_PRIORS}
+
+
 def _has_structure(module) -> bool:
     return callable(getattr(module, "coordinates", None)) and callable(getattr(module, "relation_graph", None))
 

@@ -53,7 +53,7 @@ class TrainConfig:
     checkpoint_every: int = 0  # steps; 0 = only at the end
     eval_every: int = 0  # steps; 0 = no evaluation during training
     eval_batches: int = 0  # batches of the test split per evaluation; 0 = all
-    eval_steps: int = 0  # segments per evaluation (fixed, as `hrmkit eval --steps`); 0 = the model's own halting
+    eval_steps: int = 0  # segments per evaluation (fixed, as `hrmkit eval --steps`); 0 = the model's test_segments
     early_stop_exact: float = 0.0  # stop when train exact accuracy (mean over log_every steps) reaches it; 0 = off
     log_every: int = 10
     compile: bool = False  # torch.compile the inner model (1.25x on the CPU sudoku-search recipe; a few s to compile)

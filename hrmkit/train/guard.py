@@ -133,15 +133,16 @@ def check_same_data(saved: dict, data: str | Path, run: Path) -> None:
 def preset_family(preset: str | None, overrides: dict[str, Any]) -> str | None:
     """The family a preset (with the run's model overrides) is made for, or None for a generic one."""
     from hrmkit.models.config import PRESETS
-
-    from hrmkit.models.structure import LEGACY_PRIORS, NO_STRUCTURE
+    from hrmkit.models.structure import NO_STRUCTURE, implied_structures
 
     fields = dict(PRESETS.get(preset or "", {}), **overrides)
     # a structural prior indexes the positions of its family's puzzles (`structure`, or a first spelling of it)
     structure = fields.get("structure", NO_STRUCTURE)
-    implied = [family for (key, value), family in LEGACY_PRIORS.items() if fields.get(key) == value]
-    if structure != NO_STRUCTURE or implied:
-        return structure if structure != NO_STRUCTURE else implied[0]
+    if structure != NO_STRUCTURE:
+        return structure
+    implied = implied_structures(fields)
+    if implied:
+        return next(iter(implied))
     from hrmkit import puzzles
 
     for family in puzzles.names():
