@@ -381,7 +381,18 @@ def views_accuracy(model, pred: Predictions, ds, views: int, *, batch_size: int,
 
 
 # ---------------------------------------------------------------------------------------------------- plots
+# The PNGs `eval` draws, in OUT/PLOTS_DIR: the one place their names are written. The DVC pipelines declare the
+# folder as the evaluate stage's plots, not the files (a family without difficulty groups has no difficulty plot).
+PLOTS_DIR = "plots"
+SEGMENTS_PLOT = "accuracy_per_segment.png"
+HALTING_PLOT = "act_steps_histogram.png"
+DIFFICULTY_PLOT = "accuracy_by_difficulty.png"
+CALIBRATION_PLOT = "q_halt_calibration.png"
+PLOT_FILES = (SEGMENTS_PLOT, HALTING_PLOT, DIFFICULTY_PLOT, CALIBRATION_PLOT)
+
+
 def plots(pred: Predictions, m: dict[str, float], ds, out: Path) -> list[Path]:
+    """Draw PLOT_FILES into out/PLOTS_DIR (the difficulty plot only when the family has difficulty groups)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -392,7 +403,7 @@ def plots(pred: Predictions, m: dict[str, float], ds, out: Path) -> list[Path]:
     from hrmkit.atomic import atomic_path
 
     def save(fig, name):
-        path = out / name
+        path = out / PLOTS_DIR / name
         fig.tight_layout()
         try:
             with atomic_path(path, root=out, replace=True) as tmp:  # never a 0-byte PNG on a full disk
@@ -407,12 +418,12 @@ def plots(pred: Predictions, m: dict[str, float], ds, out: Path) -> list[Path]:
     ax.plot(range(1, S + 1), pred.token_acc.mean(0), marker=".", label="token")
     ax.set(xlabel="segment (ACT step)", ylabel="accuracy", ylim=(0, 1), title="accuracy after each segment")
     ax.legend()
-    save(fig, "accuracy_per_segment.png")
+    save(fig, SEGMENTS_PLOT)
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.hist(pred.halt_step, bins=np.arange(0.5, S + 1.5))
     ax.set(xlabel="halting segment", ylabel="puzzles", title=f"ACT steps (mean {m['act_steps']:.2f})")
-    save(fig, "act_steps_histogram.png")
+    save(fig, HALTING_PLOT)
 
     groups = difficulty(pred, ds)
     if groups:
@@ -420,7 +431,7 @@ def plots(pred: Predictions, m: dict[str, float], ds, out: Path) -> list[Path]:
         for ax, (name, buckets) in zip(axes[0], groups.items()):
             ax.bar([b for b, _ in buckets], [pred.correct[s, -1].mean() for _, s in buckets])
             ax.set(xlabel=name, ylabel="exact accuracy", ylim=(0, 1), title=f"accuracy by {name}")
-        save(fig, "accuracy_by_difficulty.png")
+        save(fig, DIFFICULTY_PLOT)
 
     _, table = calibration(1 / (1 + np.exp(-pred.q_halt.astype(np.float64))), pred.correct)
     fig, ax = plt.subplots(figsize=(4, 4))
@@ -428,7 +439,7 @@ def plots(pred: Predictions, m: dict[str, float], ds, out: Path) -> list[Path]:
     ax.plot([t["confidence"] for t in table], [t["accuracy"] for t in table], marker="o")
     ax.set(xlabel="sigmoid(q_halt)", ylabel="fraction right", xlim=(0, 1), ylim=(0, 1),
            title=f"Q-halt calibration (ECE {m['q_halt_ece']:.3f})")
-    save(fig, "q_halt_calibration.png")
+    save(fig, CALIBRATION_PLOT)
     return files
 
 
@@ -452,7 +463,8 @@ def evaluate_run(run, data, out, *, split: str = "test", batch_size: int = 256, 
                  steps: int | None = None, tta: int = 0, weights: str = "auto", device: str = "auto",
                  seed: int = 0, baselines: bool | None = None, views: int = 1,
                  halt_on: str | None = None) -> dict[str, float]:
-    """Evaluate the model folder `run` on `data`; write metrics.json, PNG plots (and ARC's submission.json).
+    """Evaluate the model folder `run` on `data`; write metrics.json, the PNG plots (PLOTS_DIR/PLOT_FILES) and
+    ARC's submission.json into `out`.
 
     weights: auto (EMA weights when the run has ema.safetensors), ema, or raw (model.safetensors).
     baselines: also evaluate the untrained model (seeded with `seed`); None = for Sudoku and mazes only (ARC
@@ -472,8 +484,7 @@ def evaluate_run(run, data, out, *, split: str = "test", batch_size: int = 256, 
     run, out = Path(run), Path(out)
     device = resolve_device(device)
     check_writable(out, folder=True)  # before the evaluation: a read-only, full or file --out is said now
-    for name in ("metrics.json", "submission.json", "accuracy_per_segment.png", "act_steps_histogram.png",
-                 "accuracy_by_difficulty.png", "q_halt_calibration.png"):
+    for name in ("metrics.json", "submission.json", *(f"{PLOTS_DIR}/{f}" for f in PLOT_FILES)):
         check_target(out / name, root=out, replace=True)  # no symbolic link to write through
     model = load(run, device=device)
     ema_file = run / "ema.safetensors"

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from _helpers import make_dataset
 from hrmkit.cli import app
-from hrmkit.evaluate import Predictions, arc_vote, calibration, metrics, vote
+from hrmkit.evaluate import PLOT_FILES, PLOTS_DIR, Predictions, arc_vote, calibration, metrics, vote
 from hrmkit.puzzles import arc
 
 
@@ -114,9 +114,9 @@ def test_cli_train_then_eval(tmp_path, monkeypatch):
     m = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert 0 <= m["exact_accuracy"] <= 1 and m["segments"] == 2 and m["num_examples"] == 16
     assert "tta_exact_accuracy" in m and "exact_accuracy_step_2" in m
-    for png in ("accuracy_per_segment.png", "act_steps_histogram.png", "accuracy_by_difficulty.png",
-                "q_halt_calibration.png"):
-        assert (tmp_path / "report" / png).read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in (tmp_path / "report" / PLOTS_DIR).iterdir()) == sorted(PLOT_FILES)
+    for png in PLOT_FILES:
+        assert (tmp_path / "report" / PLOTS_DIR / png).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_cli_errors_are_one_line(tmp_path):

@@ -1,6 +1,10 @@
 """The DVC pipelines: the root CPU demo and the paper reproductions in pipelines/<name>/.
 
-Fast tests load every dvc.yaml with DVC itself (schema, interpolation, DAG) and check that each stage command,
+The seven paper pipelines are one template, pipelines/paper.dvc.yaml: each pipelines/<name>/dvc.yaml is a
+symbolic link to it, filled from the params.yaml beside the link. Fast tests check that structure, load every
+dvc.yaml with DVC itself (schema, interpolation, DAG), check the rules every stage keeps (it depends on the whole
+package it runs, the card also on the card template; plots are declared as the folders and files the code names,
+never by a second list of names), and check that each stage command,
 in full and in smoke mode, is accepted by the command it runs (torchrun's and hrmkit's own parsers, the training
 config resolver), without running it. Slow tests run the pipelines in smoke mode end to end inside a temporary
 git repository: the demo with `dvc repro` twice, `dvc exp run -S`, `dvc metrics show`, `dvc plots show` and
@@ -25,12 +29,15 @@ BIN = Path(sys.executable).parent  # the venv's bin: dvc, hrmkit, torchrun
 PIPELINES = sorted(p.name for p in (REPO / "pipelines").iterdir() if (p / "dvc.yaml").is_file())
 EXPECTED = ["sudoku-extreme-1k", "maze-30x30-hard-1k", "arc-1", "arc-2", "trm-sudoku-extreme-1k",
             "trm-maze-30x30-hard-1k", "trm-arc-1"]
+# the paper pipelines' one dvc.yaml (not itself named dvc.yaml, so DVC never reads it as a pipeline of its own)
+TEMPLATE = "pipelines/paper.dvc.yaml"
+PAPER_STAGES = ["data", "validate", "train", "evaluate", "card"]
 # CPU research pipelines: generated data, curriculum stages before `train`
 CPU_PIPELINES = {"maze-hard-cpu": ["data_small", "data_mid", "data", "validate", "train_small", "train_mid", "train",
                                    "evaluate", "card"],
                  "sudoku-search-cpu": ["data_easy", "data", "validate", "train_easy", "train", "evaluate", "card"]}
 # params every stage may read besides its own section
-COMMON_PARAMS = {"smoke", "shared_data", "gpus"}
+COMMON_PARAMS = {"smoke", "gpus"}
 
 pytestmark = [
     pytest.mark.skipif(not (BIN / "dvc").is_file(), reason="dvc is not installed in this environment"),
@@ -61,8 +68,9 @@ def git(*args: str, cwd: Path) -> str:
 
 def make_repo(tmp: Path, pipelines: list[str] = (), root: bool = False, smoke: bool = True,
               shared: Path | None = None) -> Path:
-    """A fresh git + DVC repository with the project's DVC files, the hrmkit sources its stages depend on, and
-    `smoke` / `shared_data` set in every params.yaml. Committed, so that `dvc exp run` has a base."""
+    """A fresh git + DVC repository with the project's DVC files (the paper template and its links as they are),
+    the hrmkit sources and card template its stages depend on, `smoke` set in every params.yaml and the public
+    puzzle files (../shared/data) pointed at `shared`. Committed, so that `dvc exp run` has a base."""
     repo = tmp / "repo"
     repo.mkdir()
     ignore = shutil.ignore_patterns("__pycache__", "*.so", "*.pyc")
@@ -76,13 +84,16 @@ def make_repo(tmp: Path, pipelines: list[str] = (), root: bool = False, smoke: b
         for name in ("dvc.yaml", "params.yaml"):
             shutil.copy(REPO / name, repo / name)
         params_files.append(repo / "params.yaml")
+    if pipelines:
+        (repo / "pipelines").mkdir()
+        shutil.copy(REPO / TEMPLATE, repo / TEMPLATE)
     for name in pipelines:
-        shutil.copytree(REPO / "pipelines" / name, repo / "pipelines" / name, ignore=ignore)
+        shutil.copytree(REPO / "pipelines" / name, repo / "pipelines" / name, ignore=ignore, symlinks=True)
         params_files.append(repo / "pipelines" / name / "params.yaml")
     for path in params_files:
         text = re.sub(r"(?m)^smoke: .*$", f"smoke: {'true' if smoke else 'false'}", path.read_text())
         if shared is not None:
-            text = re.sub(r"(?m)^shared_data: .*$", f"shared_data: {shared}", text)
+            text = text.replace("../../../shared/data", str(shared))
         path.write_text(text)
     git("init", "-q", cwd=repo)
     dvc("init", "-q", cwd=repo)
@@ -98,8 +109,9 @@ def load_stages(repo: Path) -> dict[str, list]:
 
     by_file: dict[str, list] = {}
     with Repo(str(repo)) as r:
-        for stage in r.index.stages:
-            by_file.setdefault(Path(stage.dvcfile.path).resolve().relative_to(repo.resolve()).as_posix(),
+        for stage in r.index.stages:  # the file's own name: a link to the template is not the template
+            path = Path(stage.dvcfile.path)
+            by_file.setdefault((path.parent.resolve() / path.name).relative_to(repo.resolve()).as_posix(),
                                []).append(stage)
         r.index.graph  # noqa: B018 - builds the DAG: overlapping outputs and cycles raise here
     return by_file
@@ -145,14 +157,18 @@ def option(argv: list[str], name: str) -> str | None:
 
 
 def check_stage_outputs(stages: list, argvs: dict[str, list[str]], arc: bool) -> None:
-    """The training curves' PNG is a plot of the train stage; the card stage writes one README.md with
+    """The training curves' PNG is a plot of the train stage; the evaluation's plots are one folder, the one
+    `hrmkit eval --out` draws into; the card stage writes one README.md with
     `hrmkit zoo card` (no git repository inside a DVC output); the untrained baseline is off for ARC only."""
+    from hrmkit.evaluate import PLOTS_DIR
     from hrmkit.train.loop import CURVES_FILE
 
     by_name = {s.name: s for s in stages}
     train, card = by_name["train"], by_name["card"]
     curves = (Path(option(argvs["train"], "--live-dir")) / CURVES_FILE).as_posix()
     assert curves in {o.def_path for o in train.outs if o.is_plot}, f"{train.addressing}: {curves} is no plot"
+    plots = (Path(option(argvs["evaluate"], "--out")) / PLOTS_DIR).as_posix()
+    assert [o.def_path for o in by_name["evaluate"].outs if o.is_plot] == [plots], by_name["evaluate"].addressing
     assert argvs["card"][1:3] == ["zoo", "card"], argvs["card"]
     card_out = option(argvs["card"], "--out")
     assert card_out.endswith("/README.md") and [o.def_path for o in card.outs] == [card_out], card.addressing
@@ -187,6 +203,56 @@ def test_every_paper_pipeline_is_there():
             assert (REPO / "pipelines" / name / f).is_file(), f"pipelines/{name}/{f} missing"
 
 
+def test_paper_pipelines_are_one_template():
+    """Each paper pipeline's dvc.yaml is a relative link to the template (so it works in any checkout), and its
+    params.yaml names the pipeline after its folder; the template names no pipeline; the CPU pipelines keep
+    their own files."""
+    template = (REPO / TEMPLATE).read_text()
+    for name in EXPECTED:
+        link = REPO / "pipelines" / name / "dvc.yaml"
+        assert link.is_symlink() and os.readlink(link) == "../paper.dvc.yaml", f"{link}: not a link to {TEMPLATE}"
+        assert link.resolve() == (REPO / TEMPLATE).resolve()
+        assert yaml.safe_load(link.with_name("params.yaml").read_text())["name"] == name
+        assert name not in template, f"{TEMPLATE} names {name}: a value for its params.yaml"
+    for name in CPU_PIPELINES:
+        assert not (REPO / "pipelines" / name / "dvc.yaml").is_symlink()
+
+
+def test_plot_names_are_written_once():
+    """The evaluation's PNG names are hrmkit.evaluate's alone: no dvc.yaml lists them (each declares the folder)."""
+    from hrmkit.evaluate import PLOT_FILES
+
+    for path in [REPO / "dvc.yaml", REPO / TEMPLATE, *(REPO / "pipelines" / n / "dvc.yaml" for n in CPU_PIPELINES)]:
+        text = path.read_text()
+        assert not [f for f in PLOT_FILES if f in text], f"{path.relative_to(REPO)} names plot files"
+
+
+def test_every_stage_depends_on_the_package_and_the_card_on_its_template(tmp_path):
+    """`dvc stage list --all` reads every pipeline; each stage depends on the whole hrmkit package (so no edit of
+    the code leaves a stale output), and each card stage on zoo/MODEL_CARD.md too."""
+    repo = make_repo(tmp_path, EXPECTED + list(CPU_PIPELINES), root=True)
+    listed = dvc("stage", "list", "--all", "--name-only", cwd=repo).split()
+    for name in EXPECTED:
+        assert [s for s in listed if s.startswith(f"pipelines/{name}/")] == \
+            [f"pipelines/{name}/dvc.yaml:{s}" for s in PAPER_STAGES], listed
+    by_file = load_stages(repo)
+    assert sorted(by_file) == sorted(["dvc.yaml", *[f"pipelines/{n}/dvc.yaml" for n in PIPELINES]])
+    for dvcfile, stages in by_file.items():
+        up = "../" * dvcfile.count("/")  # from the dvc.yaml's folder to the top of the repository
+        for stage in stages:
+            deps = {d.def_path for d in stage.deps}
+            assert f"{up}hrmkit" in deps, f"{dvcfile}:{stage.name} does not depend on {up}hrmkit"
+            assert not [d for d in deps if d.startswith(f"{up}hrmkit/")], f"{dvcfile}:{stage.name}: a part of hrmkit"
+            if stage.name == "card":
+                assert f"{up}zoo/MODEL_CARD.md" in deps, f"{dvcfile}:card does not depend on the card template"
+    for name in EXPECTED:  # the template filled from the pipeline's own params.yaml, in its own folder
+        stages = {s.name: s for s in by_file[f"pipelines/{name}/dvc.yaml"]}
+        assert list(stages) == PAPER_STAGES
+        assert {Path(s.wdir).resolve() for s in stages.values()} == {(repo / "pipelines" / name).resolve()}
+        assert [o.def_path for o in stages["data"].outs] == [f"data/{name}"]
+        assert [o.def_path for o in stages["train"].outs if not (o.is_metric or o.is_plot)] == [f"runs/{name}"]
+
+
 @pytest.mark.parametrize("dvcfile", ["dvc.yaml", *[f"pipelines/{n}/dvc.yaml" for n in EXPECTED + list(CPU_PIPELINES)]])
 def test_committed_params_are_the_full_recipe(dvcfile):
     params = yaml.safe_load((REPO / dvcfile).with_name("params.yaml").read_text())
@@ -204,7 +270,7 @@ def test_dvc_files_load_and_commands_parse(tmp_path, smoke, shared_data):
     check_stage_outputs(stages["dvc.yaml"], demo, arc=False)
     for name in EXPECTED:
         argvs = check_stage_commands(stages[f"pipelines/{name}/dvc.yaml"])
-        assert list(argvs) == ["data", "validate", "train", "evaluate", "card"]
+        assert list(argvs) == PAPER_STAGES
         check_stage_outputs(stages[f"pipelines/{name}/dvc.yaml"], argvs, arc="arc" in name)
         build = argvs["data"]
         sources = [build[i + 1] for i, a in enumerate(build) if a == "--source"]
@@ -228,8 +294,6 @@ def test_cpu_pipelines_load_and_commands_parse(tmp_path, smoke):
                 assert option(argv, "--source") == "generate", (name, stage)  # nothing to download
             if stage.startswith("train") and stage not in ("train_small", "train_easy"):
                 assert option(argv, "--init"), (name, stage)  # a curriculum stage starts from the one before
-        for stage in stages[f"pipelines/{name}/dvc.yaml"]:  # every stage depends on the whole package
-            assert "../../hrmkit" in {d.def_path for d in stage.deps}, stage.addressing
 
 
 @pytest.mark.slow
@@ -257,9 +321,6 @@ def test_each_stage_reads_only_its_section(tmp_path):
             own = {k for k in keys if k not in COMMON_PARAMS}
             sections = {k.split(".")[0].removesuffix("_smoke") for k in own}
             assert len(sections) <= 1, f"{dvcfile}:{stage.name} reads {sorted(own)}"
-            names = {d.def_path for d in stage.deps}
-            if stage.name not in ("validate",):
-                assert any("hrmkit" in n for n in names), f"{dvcfile}:{stage.name}: no code dependency"
 
 
 def test_dvc_rejects_a_broken_dvc_yaml(tmp_path):
@@ -331,7 +392,8 @@ def test_demo_smoke_end_to_end(tmp_path):
 def test_paper_pipeline_smoke(tmp_path, name, shared_data):
     repo = make_repo(tmp_path, [name], shared=shared_data)
     out = dvc("repro", f"pipelines/{name}/dvc.yaml", cwd=repo)
-    assert _ran(out) == {"data", "validate", "train", "evaluate", "card"}, out
+    assert _ran(out) == set(PAPER_STAGES), out
+    assert not (repo / "pipelines" / "dvc.lock").exists()  # the lock is the pipeline's, beside its link
     base = repo / "pipelines" / name
     metrics = json.loads((base / "reports/eval/metrics.json").read_text())
     assert "exact_accuracy" in metrics
@@ -342,4 +404,6 @@ def test_paper_pipeline_smoke(tmp_path, name, shared_data):
         assert "baseline_untrained_exact_accuracy" in metrics
     assert (base / "reports/model/README.md").is_file()
     assert (base / "reports/train/learning_curves.png").is_file()
+    assert list((base / "reports/eval/plots").glob("*.png"))
+    assert (base / "dvc.lock").is_file() and (repo / TEMPLATE).is_file() and (base / "dvc.yaml").is_symlink()
     assert not _ran(dvc("repro", f"pipelines/{name}/dvc.yaml", cwd=repo))

@@ -1,4 +1,4 @@
-"""`hrmkit eval RUN --data DIR --out REPORT_DIR`: metrics.json, plots (and ARC submission.json)."""
+"""`hrmkit eval RUN --data DIR --out REPORT_DIR`: metrics.json, plots/*.png (and ARC submission.json)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 def evaluate(
     run: Annotated[Path, typer.Argument(help="A run or model folder (model.safetensors + config.json).")],
     data: Annotated[Path, typer.Option("--data", help="A data set folder built by `hrmkit data build`.")],
-    out: Annotated[Path, typer.Option("--out", help="Report folder: metrics.json, PNG plots.")],
+    out: Annotated[Path, typer.Option("--out", help="Report folder: metrics.json, plots/ (PNG).")],
     split: Annotated[str, typer.Option(help="Split to evaluate.")] = "test",
     batch_size: Annotated[int, typer.Option(help="Puzzles per forward.")] = 256,
     max_batches: Annotated[Optional[int], typer.Option(help="Evaluate only this many batches.")] = None,
