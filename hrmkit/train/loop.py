@@ -33,6 +33,7 @@ import json
 import os
 import random
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -308,16 +309,113 @@ def train(
 
 def _train(run: Path, data, *, preset, config: TrainConfig, model_overrides, resume: bool, live_dir, progress,
            callback, init, stop_at, overwrite: bool, created: dict[str, bool]) -> dict[str, float]:
-    from hrmkit.atomic import write_text
-    from hrmkit.data.loader import PuzzleDataset
-    from hrmkit.data.format import open_dataset
-    from hrmkit.models import build
+    """The run as a sequence of steps; each is one function below, in this order (the order of the random draws
+    and of the checks before step 1 is part of the result)."""
+    info = dist.init(config.device)
+    settings = _settings(run, data, config, preset, model_overrides, resume, overwrite, created, info)
+    if stop_at is not None and stop_at < 1:
+        raise HrmkitError(f"--stop-at must be >= 1, got {stop_at}")
+    split = _training_data(data, settings, stop_at, info)
+    parts = _build_parts(data, settings, split, init, info)
+    state = _restore(settings.ckpt_dir, parts, info)
+    _wrap_for_training(parts, settings.cfg, info)
+    logs = _open_logs(run, data, settings, split, parts, state, init, live_dir, progress, info)
+    r = _Run(run, data, info, settings.cfg, split, parts, logs)
+    return _run_steps(r, state, callback)
+
+
+# ---- the steps of _train, with what they hand on
+
+
+@dataclass
+class _Settings:
+    """The run's settings: a resumed run's saved ones, where only RESUME_MAY_CHANGE may differ from the call's."""
+
+    cfg: TrainConfig
+    preset: str | None
+    model_overrides: dict
+    ckpt_dir: Path | None  # the checkpoint a resumed run starts from; None for a new run
+    saved: dict  # a resumed run's train_config.json; {} for a new run
+
+
+@dataclass
+class _Split:
+    """The training split and the run's length."""
+
+    train_ds: Any  # hrmkit.data.loader.PuzzleDataset
+    identity: dict  # guard.data_identity (a resumed run keeps the one it started on)
+    n_steps: int  # the schedule's length
+    stop: int  # the step this call ends at (stop_at, else n_steps)
+    local_bs: int  # this rank's rows of the global batch
+
+
+@dataclass
+class _Parts:
+    """The model and everything that updates it."""
+
+    model_cfg: Any
+    model: torch.nn.Module
+    sampler: Any  # hrmkit.data.loader.BatchSampler | AuthorsSampler
+    opt: AdamATan2
+    pemb: Any  # the model's puzzle embedding, or None
+    sparse: SparseSignSGD | None  # sign-SGD on the batch's puzzle-embedding rows
+    ema: EMA | None
+    net: torch.nn.Module | None = None  # what the steps call: the model, or DDP around it (_wrap_for_training)
+
+
+@dataclass
+class _State:
+    """What changes from step to step; a checkpoint holds it."""
+
+    step: int = 0
+    carry: Any = None  # the ACT carry, made from the first batch
+    last_ckpt: int | None = None  # the step of the last checkpoint written (or resumed from)
+    last_metrics: dict = field(default_factory=dict)  # the last logged window's metrics (what train returns)
+    carry_flat: dict | None = None  # a resumed run's saved carry, put into the first batch's carry
+
+
+@dataclass
+class _Logs:
+    """dvclive, the progress bar and RUN/steps.jsonl (the last two only in the main process)."""
+
+    live: _Live
+    bar: Any
+    steps_log: Any
+
+    def close(self, plot: bool) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.steps_log is not None:
+            self.steps_log.close()
+        self.live.end()
+        if plot:  # stopped by an error between checkpoints: draw what was logged, but a failure to draw
+            try:  # must not hide the error that stopped training
+                self.live.plot()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+@dataclass
+class _Run:
+    """What the per-step functions read."""
+
+    run: Path
+    data: Any
+    info: Any  # hrmkit.train.dist.DistInfo
+    cfg: TrainConfig
+    split: _Split
+    parts: _Parts
+    logs: _Logs
+
+
+def _settings(run: Path, data, config: TrainConfig, preset, model_overrides, resume: bool, overwrite: bool,
+              created: dict[str, bool], info) -> _Settings:
+    """Checks --out and --resume (a checkpoint there or not), then, when resuming, reads the saved settings and
+    refuses changed fields outside RESUME_MAY_CHANGE and another data set."""
     from hrmkit.train import guard
 
-    info = dist.init(config.device)
     cfg = config
     model_overrides = dict(model_overrides or {})
-
     ckpt_dir = checkpoint.find(run) if resume else None
     if resume and ckpt_dir is None:
         raise HrmkitError(f"{run}: --resume given but no checkpoint found in it")
@@ -339,38 +437,48 @@ def _train(run: Path, data, *, preset, config: TrainConfig, model_overrides, res
                 raise HrmkitError(f"--resume: {k}={v!r} differs from the saved run ({saved['train'][k]!r})")
         cfg = TrainConfig.from_dict({**saved["train"], **{k: getattr(cfg, k) for k in RESUME_MAY_CHANGE}})
         preset, model_overrides = saved["preset"], saved["model_overrides"]
+    return _Settings(cfg, preset, model_overrides, ckpt_dir, saved)
 
-    if stop_at is not None and stop_at < 1:
-        raise HrmkitError(f"--stop-at must be >= 1, got {stop_at}")
 
-    # ---- data
+def _training_data(data, s: _Settings, stop_at: int | None, info) -> _Split:
+    """The data's family against the preset (a new run), the data set's identity, the train split, the length."""
+    from hrmkit.data.format import open_dataset
+    from hrmkit.data.loader import PuzzleDataset
+    from hrmkit.train import guard
+
     data_family = open_dataset(data).family
-    if ckpt_dir is None:
-        guard.check_family(preset, model_overrides, data_family, data)
-    identity = saved.get("data_identity") or guard.data_identity(data)
+    if s.ckpt_dir is None:
+        guard.check_family(s.preset, s.model_overrides, data_family, data)
+    identity = s.saved.get("data_identity") or guard.data_identity(data)
     train_ds = PuzzleDataset(data, "train")
-    n_steps = total_steps(cfg, train_ds.meta)
+    n_steps = total_steps(s.cfg, train_ds.meta)
     stop = n_steps if stop_at is None else min(n_steps, stop_at)
-    local_bs = dist.local_batch_size(cfg.global_batch_size, info.world_size)
+    return _Split(train_ds, identity, n_steps, stop, dist.local_batch_size(s.cfg.global_batch_size, info.world_size))
 
-    # ---- model, optimisers (identical initial weights on every rank)
+
+def _build_parts(data, s: _Settings, split: _Split, init, info) -> _Parts:
+    """The model (identical initial weights on every rank; --init's weights for a new run), the sampler, the
+    optimisers and the EMA; then each rank's own stream for any other randomness (exploration: `exploration`)."""
+    from hrmkit.models import build
+    from hrmkit.train import guard
+
+    cfg, meta = s.cfg, split.train_ds.meta
     seed_everything(cfg.seed)
-    if ckpt_dir is not None:
+    if s.ckpt_dir is not None:
         from hrmkit.models import ModelConfig
 
-        model_cfg = ModelConfig.from_checkpoint(ckpt_dir)
+        model_cfg = ModelConfig.from_checkpoint(s.ckpt_dir)
     else:
-        model_cfg = build_model_config(preset, model_overrides, train_ds.meta)
-    if not model_cfg.any_size and train_ds.meta.seq_len != model_cfg.seq_len:
-        raise HrmkitError(f"--data {data}: sequences of {train_ds.meta.seq_len} tokens, the model takes "
-                          f"{model_cfg.seq_len}")
+        model_cfg = build_model_config(s.preset, s.model_overrides, meta)
+    if not model_cfg.any_size and meta.seq_len != model_cfg.seq_len:
+        raise HrmkitError(f"--data {data}: sequences of {meta.seq_len} tokens, the model takes {model_cfg.seq_len}")
     guard.check_tokens(data, model_cfg.vocab_size)
     model = build(model_cfg)
-    if init is not None and ckpt_dir is None:
+    if init is not None and s.ckpt_dir is None:
         load_init(model, init)
     model = model.to(info.device)
     model.train()
-    sampler = make_sampler(cfg, train_ds, info, model_cfg)
+    sampler = make_sampler(cfg, split.train_ds, info, model_cfg)
     opt = AdamATan2(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay,
                     rounding=cfg.adam_rounding)
     pemb = model.puzzle_emb
@@ -383,168 +491,207 @@ def _train(run: Path, data, *, preset, config: TrainConfig, model_overrides, res
         sparse = SparseSignSGD(_rows, lr=cfg.puzzle_emb_lr, weight_decay=cfg.puzzle_emb_weight_decay)
     ema = EMA(model, cfg.ema_rate) if cfg.ema else None
     seed_everything(cfg.seed + 1 + info.rank)  # per-rank stream for any other randomness (exploration: below)
+    return _Parts(model_cfg, model, sampler, opt, pemb, sparse, ema)
 
-    step, carry, last_ckpt = 0, None, None
-    if ckpt_dir is not None:
-        state, weights, opt_tensors, rank_tensors, rank_meta = checkpoint.load(ckpt_dir, info.rank)
-        if state["world_size"] != info.world_size:
-            raise HrmkitError(f"{ckpt_dir}: saved with {state['world_size']} processes, resumed with "
-                              f"{info.world_size}; use the same number")
-        from hrmkit.models.base import load_state
 
-        load_state(model, weights, source=str(ckpt_dir / "model.safetensors"))
-        names = {id(p): n for n, p in model.named_parameters()}
-        checkpoint.load_optimizer_state(opt, names, opt_tensors, state["optimizer_groups"])
-        if ema is not None:
-            ema.load_shadow(checkpoint.read_tensors(ckpt_dir / "ema.safetensors"))
-        sampler.load_state_dict(state["sampler"])
-        checkpoint.set_rng_state({k: v for k, v in rank_tensors.items() if k.startswith("rng.")}, rank_meta)
-        carry_flat = {k[len("carry."):]: v for k, v in rank_tensors.items() if k.startswith("carry.")}
-        step, last_ckpt = state["step"], state["step"]
+def _restore(ckpt_dir: Path | None, p: _Parts, info) -> _State:
+    """A resumed run's weights, optimiser moments, EMA, sampler position, RNG states and carry; a new run's
+    state at step 0."""
+    if ckpt_dir is None:
+        return _State()
+    state, weights, opt_tensors, rank_tensors, rank_meta = checkpoint.load(ckpt_dir, info.rank)
+    if state["world_size"] != info.world_size:
+        raise HrmkitError(f"{ckpt_dir}: saved with {state['world_size']} processes, resumed with "
+                          f"{info.world_size}; use the same number")
+    from hrmkit.models.base import load_state
 
-    net: torch.nn.Module = model
+    load_state(p.model, weights, source=str(ckpt_dir / "model.safetensors"))
+    names = {id(t): n for n, t in p.model.named_parameters()}
+    checkpoint.load_optimizer_state(p.opt, names, opt_tensors, state["optimizer_groups"])
+    if p.ema is not None:
+        p.ema.load_shadow(checkpoint.read_tensors(ckpt_dir / "ema.safetensors"))
+    p.sampler.load_state_dict(state["sampler"])
+    checkpoint.set_rng_state({k: v for k, v in rank_tensors.items() if k.startswith("rng.")}, rank_meta)
+    carry_flat = {k[len("carry."):]: v for k, v in rank_tensors.items() if k.startswith("carry.")}
+    return _State(step=state["step"], last_ckpt=state["step"], carry_flat=carry_flat)
+
+
+def _wrap_for_training(p: _Parts, cfg: TrainConfig, info) -> None:
+    """`compile` compiles the inner model in place; under torchrun the steps call DDP around the model."""
+    p.net = p.model
     if cfg.compile:
-        model.inner.compile()
+        p.model.inner.compile()
     if info.distributed:
         from torch.nn.parallel import DistributedDataParallel
 
-        net = DistributedDataParallel(model, device_ids=[info.device.index] if info.device.type == "cuda" else None,
-                                      broadcast_buffers=False)
+        p.net = DistributedDataParallel(p.model, broadcast_buffers=False,
+                                        device_ids=[info.device.index] if info.device.type == "cuda" else None)
 
-    # ---- run folder, logging
+
+def _open_logs(run: Path, data, s: _Settings, split: _Split, p: _Parts, state: _State, init, live_dir, progress,
+               info) -> _Logs:
+    """RUN/train_config.json (the settings a resume reads back), dvclive (its params for a new run), the
+    progress bar, RUN/steps.jsonl (a resumed run keeps the lines up to its checkpoint)."""
+    from hrmkit.atomic import write_text
+
+    cfg = s.cfg
     if info.is_main:
         run.mkdir(parents=True, exist_ok=True)
         write_text(run / TRAIN_CONFIG, json.dumps(
-            {"preset": preset, "model_overrides": model_overrides, "train": cfg.to_dict(),
-             "data": str(Path(data).resolve()), "data_identity": identity, "world_size": info.world_size,
+            {"preset": s.preset, "model_overrides": s.model_overrides, "train": cfg.to_dict(),
+             "data": str(Path(data).resolve()), "data_identity": split.identity, "world_size": info.world_size,
              "init": None if init is None else str(Path(init).resolve())}, indent=1), replace=True)
     live = _Live(None if (live_dir is None or not info.is_main) else Path(live_dir or run / "live"),
-                 resume=ckpt_dir is not None)
-    if ckpt_dir is None:
-        live.params({"preset": preset, **cfg.to_dict(), **{f"model.{k}": v for k, v in model_cfg.to_dict().items()}})
+                 resume=s.ckpt_dir is not None)
+    if s.ckpt_dir is None:
+        live.params({"preset": s.preset, **cfg.to_dict(),
+                     **{f"model.{k}": v for k, v in p.model_cfg.to_dict().items()}})
     bar = None
     if progress and info.is_main:
         from tqdm import tqdm
 
-        bar = tqdm(total=stop, initial=step, desc="train", unit="step", dynamic_ncols=True)
-    steps_log = _open_steps_log(run / STEPS_LOG, step) if info.is_main else None
+        bar = tqdm(total=split.stop, initial=state.step, desc="train", unit="step", dynamic_ncols=True)
+    steps_log = _open_steps_log(run / STEPS_LOG, state.step) if info.is_main else None
+    return _Logs(live, bar, steps_log)
 
-    def save() -> None:
-        nonlocal last_ckpt
-        try:
-            if info.is_main:
-                checkpoint.begin(run)
-            dist.barrier()
-            checkpoint.save_rank_state(run, info.rank, carry)
-            dist.barrier()
-            if info.is_main:
-                checkpoint.commit(run, model=model, save_model=model.save_pretrained,
-                                  ema_state=ema.state_dict(model) if ema else None, optimizer=opt,
-                                  state={"step": step, "total_steps": n_steps, "epoch": sampler.epoch_progress,
-                                         "sampler": sampler.state_dict(), "world_size": info.world_size,
-                                         "metrics": last_metrics})
-        except BaseException:
-            if info.is_main:  # disk full, read-only, a rank gone: no half-assembled checkpoint stays
-                checkpoint.abort(run)
-            raise
-        if info.is_main:
-            live.plot()
-        dist.barrier()
-        last_ckpt = step
 
-    # ---- the loop
-    batches = iter(sampler)
-    window = torch.zeros(len(_METRICS), dtype=torch.float64)  # summed over log_every steps, see _METRICS
-    window_time, window_start = 0.0, step
-    last_metrics: dict[str, float] = {}
-    ignore_id = train_ds.meta.ignore_label_id
+@dataclass
+class _Window:
+    """The metrics summed over the steps since the last log line (see _METRICS), and their time."""
+
+    start: int  # the step before the window's first
+    sums: torch.Tensor = field(default_factory=lambda: torch.zeros(len(_METRICS), dtype=torch.float64))
+    seconds: float = 0.0
+
+
+def _run_steps(r: _Run, state: _State, callback) -> dict[str, float]:
+    """Steps until `stop` (or early stop, or the end of the authors' batch stream); returns the last metrics."""
+    batches = iter(r.parts.sampler)
+    window = _Window(start=state.step)
     try:
-        while step < stop:
+        while state.step < r.split.stop:
             t0 = time.perf_counter()
             try:
                 index = next(batches)
             except StopIteration:  # the authors' sampler: their last iteration ended before the schedule
-                if step == 0:
-                    raise HrmkitError(f"{data}: the authors' sampler draws no full batch of "
-                                      f"{cfg.global_batch_size} (their last partial batch is dropped)") from None
-                if last_ckpt != step:
-                    save()
+                if state.step == 0:
+                    raise HrmkitError(f"{r.data}: the authors' sampler draws no full batch of "
+                                      f"{r.cfg.global_batch_size} (their last partial batch is dropped)") from None
+                if state.last_ckpt != state.step:
+                    _save(r, state)
                 break
-            batch = to_device(train_ds.batch(index), info.device)
-            if carry is None:
-                carry = model.initial_carry(batch)
-                if ckpt_dir is not None:
-                    carry = checkpoint.unflatten_into(carry, carry_flat)
-            explore = exploration(model_cfg, cfg.seed, step, sampler, info.device)
-            carry, out = net(carry, batch, min_steps=explore)
-            loss_sum, parts = act_loss(carry, out, f"{cfg.loss}_cross_entropy", ignore_index=ignore_id,
-                                       loss_on=model_cfg.loss_on, q_weight=cfg.q_loss_weight)
-            zero = torch.zeros(())  # TRM has no q_continue loss
-            values = torch.stack([loss_sum.detach().double().cpu(),
-                                  *[parts.get(k, zero).detach().double().cpu() for k in _METRICS[1:]]])
-            # the step's sums over the global batch; every rank must agree to stop, so the finiteness check is on them
-            # a copy: all_reduce_sum works in place, and `values` (this rank's share) goes into the window below
-            totals_step = dist.all_reduce_sum(values.clone().to(info.device)).cpu()
-            if not torch.isfinite(totals_step[0]):
-                where = (f"the last good checkpoint (step {last_ckpt}) is in {run / checkpoint.CKPT}"
-                         if last_ckpt is not None else "no checkpoint had been written yet")
-                raise HrmkitError(f"step {step + 1}: the loss is not finite ({loss_sum.item()}); training stopped; "
-                                  f"{where}")
-            (loss_sum * (1.0 / local_bs)).backward()  # the authors' (1 / global_batch_size) * loss
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            step += 1
-            set_lr(opt, lr_at(step, cfg.lr, cfg.warmup_steps, n_steps, cfg.lr_min_ratio))
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            if sparse is not None:
-                set_lr(sparse, lr_at(step, cfg.puzzle_emb_lr, cfg.warmup_steps, n_steps, cfg.lr_min_ratio))
-                sparse.step()
-                pemb.local_weights = None
-            if ema is not None:
-                ema.update(model)
-
-            window += values
-            window_time += time.perf_counter() - t0
-            if steps_log is not None:
-                _log_step(steps_log, step, totals_step, opt, sparse)
-            done = step == stop
-            if step % cfg.log_every == 0 or done:
-                totals = dist.all_reduce_sum(window.to(info.device)).cpu()
-                last_metrics = _summarise(totals, step - window_start, cfg.global_batch_size, window_time)
-                last_metrics["train/lr"] = opt.param_groups[0]["lr"]
-                live.log(step, last_metrics)
-                if bar is not None:
-                    bar.set_postfix(loss=f"{last_metrics['train/loss']:.3f}",
-                                    exact=f"{last_metrics.get('train/exact_accuracy', float('nan')):.3f}",
-                                    sps=f"{last_metrics['train/samples_per_s']:.0f}")
-                window.zero_()
-                window_time, window_start = 0.0, step
-                if cfg.early_stop_exact and last_metrics.get("train/exact_accuracy", 0.0) >= cfg.early_stop_exact:
-                    done = True
-                    last_metrics["train/early_stopped"] = 1.0
-            if cfg.eval_every and step % cfg.eval_every == 0 and not done:
-                live.log(step, _evaluate_during_training(model, data, cfg, info))
-            if bar is not None:
-                bar.update(1)
-            if done or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0):
-                save()
-            if callback is not None:
-                callback(step, last_metrics)
-            if done:
+            values, totals_step = _update(r, state, index)
+            window.sums += values
+            window.seconds += time.perf_counter() - t0
+            if _after_update(r, state, window, totals_step, callback):
                 break
     finally:
+        r.logs.close(plot=state.last_ckpt != state.step)
+    return state.last_metrics
+
+
+def _update(r: _Run, state: _State, index) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step on the batch `index`: forward one ACT segment, the loss (refused when not finite, on
+    the global batch's sums), backward, clipping, the scheduled learning rates, Adam-atan2, sign-SGD, EMA.
+    Returns this rank's loss terms (see _METRICS) and their sums over the global batch."""
+    cfg, p, info = r.cfg, r.parts, r.info
+    batch = to_device(r.split.train_ds.batch(index), info.device)
+    if state.carry is None:
+        state.carry = p.model.initial_carry(batch)
+        if state.carry_flat is not None:
+            state.carry = checkpoint.unflatten_into(state.carry, state.carry_flat)
+    explore = exploration(p.model_cfg, cfg.seed, state.step, p.sampler, info.device)
+    state.carry, out = p.net(state.carry, batch, min_steps=explore)
+    loss_sum, terms = act_loss(state.carry, out, f"{cfg.loss}_cross_entropy",
+                               ignore_index=r.split.train_ds.meta.ignore_label_id, loss_on=p.model_cfg.loss_on,
+                               q_weight=cfg.q_loss_weight)
+    zero = torch.zeros(())  # TRM has no q_continue loss
+    values = torch.stack([loss_sum.detach().double().cpu(),
+                          *[terms.get(k, zero).detach().double().cpu() for k in _METRICS[1:]]])
+    # the step's sums over the global batch; every rank must agree to stop, so the finiteness check is on them
+    # a copy: all_reduce_sum works in place, and `values` (this rank's share) goes into the window
+    totals_step = dist.all_reduce_sum(values.clone().to(info.device)).cpu()
+    if not torch.isfinite(totals_step[0]):
+        where = (f"the last good checkpoint (step {state.last_ckpt}) is in {r.run / checkpoint.CKPT}"
+                 if state.last_ckpt is not None else "no checkpoint had been written yet")
+        raise HrmkitError(f"step {state.step + 1}: the loss is not finite ({loss_sum.item()}); training stopped; "
+                          f"{where}")
+    (loss_sum * (1.0 / r.split.local_bs)).backward()  # the authors' (1 / global_batch_size) * loss
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(p.model.parameters(), cfg.grad_clip)
+    state.step += 1
+    n_steps = r.split.n_steps
+    set_lr(p.opt, lr_at(state.step, cfg.lr, cfg.warmup_steps, n_steps, cfg.lr_min_ratio))
+    p.opt.step()
+    p.opt.zero_grad(set_to_none=True)
+    if p.sparse is not None:
+        set_lr(p.sparse, lr_at(state.step, cfg.puzzle_emb_lr, cfg.warmup_steps, n_steps, cfg.lr_min_ratio))
+        p.sparse.step()
+        p.pemb.local_weights = None
+    if p.ema is not None:
+        p.ema.update(p.model)
+    return values, totals_step
+
+
+def _after_update(r: _Run, state: _State, window: _Window, totals_step: torch.Tensor, callback) -> bool:
+    """What follows a step, by cadence: its steps.jsonl line; every log_every steps (and at the end) the window's
+    metrics to dvclive and the bar, and the early-stop test; every eval_every steps an evaluation; every
+    checkpoint_every steps (and at the end) a checkpoint; then the callback. True when the run is done."""
+    cfg, info, live, bar = r.cfg, r.info, r.logs.live, r.logs.bar
+    step = state.step
+    if r.logs.steps_log is not None:
+        _log_step(r.logs.steps_log, step, totals_step, r.parts.opt, r.parts.sparse)
+    done = step == r.split.stop
+    if step % cfg.log_every == 0 or done:
+        totals = dist.all_reduce_sum(window.sums.to(info.device)).cpu()
+        state.last_metrics = _summarise(totals, step - window.start, cfg.global_batch_size, window.seconds)
+        state.last_metrics["train/lr"] = r.parts.opt.param_groups[0]["lr"]
+        live.log(step, state.last_metrics)
         if bar is not None:
-            bar.close()
-        if steps_log is not None:
-            steps_log.close()
-        live.end()
-        if last_ckpt != step:  # stopped by an error between checkpoints: draw what was logged, but a failure
-            try:               # to draw must not hide the error that stopped training
-                live.plot()
-            except Exception:  # noqa: BLE001
-                pass
-    return last_metrics
+            bar.set_postfix(loss=f"{state.last_metrics['train/loss']:.3f}",
+                            exact=f"{state.last_metrics.get('train/exact_accuracy', float('nan')):.3f}",
+                            sps=f"{state.last_metrics['train/samples_per_s']:.0f}")
+        window.sums.zero_()
+        window.seconds, window.start = 0.0, step
+        if cfg.early_stop_exact and state.last_metrics.get("train/exact_accuracy", 0.0) >= cfg.early_stop_exact:
+            done = True
+            state.last_metrics["train/early_stopped"] = 1.0
+    if cfg.eval_every and step % cfg.eval_every == 0 and not done:
+        live.log(step, _evaluate_during_training(r.parts.model, r.data, cfg, info))
+    if bar is not None:
+        bar.update(1)
+    if done or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0):
+        _save(r, state)
+    if callback is not None:
+        callback(step, state.last_metrics)
+    return done
+
+
+def _save(r: _Run, state: _State) -> None:
+    """A checkpoint of this step (every rank's RNG states and carry, then the main process's model, optimiser,
+    EMA and state.json, swapped in by renames); at the end of the run it holds the run's model folder too. The
+    main process redraws the learning curves."""
+    info, p = r.info, r.parts
+    try:
+        if info.is_main:
+            checkpoint.begin(r.run)
+        dist.barrier()
+        checkpoint.save_rank_state(r.run, info.rank, state.carry)
+        dist.barrier()
+        if info.is_main:
+            checkpoint.commit(r.run, model=p.model, save_model=p.model.save_pretrained,
+                              ema_state=p.ema.state_dict(p.model) if p.ema else None, optimizer=p.opt,
+                              state={"step": state.step, "total_steps": r.split.n_steps,
+                                     "epoch": p.sampler.epoch_progress, "sampler": p.sampler.state_dict(),
+                                     "world_size": info.world_size, "metrics": state.last_metrics})
+    except BaseException:
+        if info.is_main:  # disk full, read-only, a rank gone: no half-assembled checkpoint stays
+            checkpoint.abort(r.run)
+        raise
+    if info.is_main:
+        r.logs.live.plot()
+    dist.barrier()
+    state.last_ckpt = state.step
 
 
 # summed per step (hrmkit.models.losses.act_loss): the losses, then counts over the sequences that halted
