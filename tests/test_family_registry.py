@@ -22,6 +22,7 @@ def test_every_family_exports_the_contract(name):
     assert module.SHOW in ("text", "png")
     assert callable(puzzles.recipe(name))
     assert callable(puzzles.recipe_module(name).cli_options)
+    assert callable(puzzles.data_checks(name))  # `data validate`'s suites (every family here has them)
 
 
 def test_facts_are_the_authors_shapes():
@@ -112,6 +113,48 @@ def test_a_registered_family_in_the_zoo_and_authors_format(fake_family):
     with pytest.raises(HrmkitError, match=r"none of the families hrmkit reads: .*arc \(seq_len 900, vocab 12\), "
                                           r"toy \(seq_len 4, vocab 3\)"):
         authors_metadata(dict(data, seq_len=5), "train", arrays, "x/train/dataset.json")
+
+
+def _toy_dataset(path):
+    from hrmkit.data.format import Family, SplitArrays, write_dataset
+
+    arrays = SplitArrays(inputs=np.array([[1, 2, 1, 2], [2, 2, 1, 1]], np.uint8), labels=np.full((2, 4), 2, np.uint8),
+                         puzzle_identifiers=np.zeros(2, np.int32), puzzle_indices=np.arange(3, dtype=np.int32),
+                         group_indices=np.arange(3, dtype=np.int32), augmentations=np.zeros((2, 1), np.int16))
+    fam = Family("toy", seq_len=4, vocab_size=3, grid=(2, 2), augmentation_layout="dihedral-v1")
+    return write_dataset(path, fam, {"train": arrays, "test": arrays}, ["<blank>"], {"family": "toy", "source": "t"})
+
+
+def test_data_validate_runs_the_checks_the_family_has(fake_family, tmp_path, monkeypatch):
+    """`data validate` asks the registry for a family's checks (DATA_CHECKS): a family without them gets the file
+    and metadata suites and a failed family_checks_ran saying so; with them, its suites run."""
+    from hrmkit.data import validate
+
+    toy, _ = fake_family
+    ds = _toy_dataset(tmp_path / "toy")
+    report = validate.validate(ds)
+    assert report["failed"] == ["toy.train:family_checks_ran", "toy.test:family_checks_ran"]
+    skipped = next(s for s in report["suites"] if s["suite"] == "toy.train")["expectations"][0]
+    assert skipped["description"] == ("the toy family has no data set checks (no DATA_CHECKS in its module), so only "
+                                      "the file and metadata suites ran")
+    assert "toy" not in validate.FAMILY_FRAMES
+    checks = types.ModuleType("toy_checks_for_test")
+
+    def data_checks(ds, split):
+        c = puzzles.Checks(f"toy.{split.name}.examples", "example", np.arange(len(split.arrays.inputs)))
+        c.add("labels_are_twos", (np.asarray(split.arrays.labels) == 2).all(1), "every label cell is 2")
+        c.add("no_pad_in_input", (np.asarray(split.arrays.inputs) != 0).all(1), "inputs hold no pad")
+        return [c]
+
+    checks.data_checks = data_checks
+    monkeypatch.setitem(sys.modules, "toy_checks_for_test", checks)
+    toy.DATA_CHECKS = "toy_checks_for_test:data_checks"
+    assert validate.FAMILY_FRAMES["toy"] is data_checks
+    report = validate.validate(ds)
+    assert report["success"], report["failed"]
+    suite = next(s for s in report["suites"] if s["suite"] == "toy.test.examples")
+    assert [(e["check"], e["element_count"]) for e in suite["expectations"]] == [("labels_are_twos", 2),
+                                                                                ("no_pad_in_input", 2)]
 
 
 def test_unknown_task_messages_unchanged():

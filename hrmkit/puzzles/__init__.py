@@ -40,7 +40,13 @@ Optional capabilities: names a family module may export and the rest of the code
   ``token_accuracy_blanks``), ``one_pass_answers(inputs) -> tokens`` (the no-reasoning baseline),
   ``DEFAULT_BASELINES`` (the untrained baseline runs unless told not to), ``tta_transforms(rng, n, seq_len)`` (``n``
   (forward, inverse) token maps, ``--tta``), ``view_puzzle(tokens, grid)`` and ``answer_tokens(answer, seq_len)``
-  (``--views`` on a data set: a row's input as ``solve`` reads it, an answer as a row's tokens).
+  (``--views`` on a data set: a row's input as ``solve`` reads it, an answer as a row's tokens);
+- checking a built data set (``hrmkit data validate``; every family here): ``DATA_CHECKS``, ``"module:function"`` of
+  ``f(ds, split) -> list[Checks]`` (``data_checks``; imported only when validating): the family's suites on one
+  split (``ds`` a ``hrmkit.data.format.Dataset``, its other splits and ``extra`` files; ``split`` one of its
+  ``Split``s, whose arrays and metadata already agree). Each ``Checks`` is one great-expectations suite, built
+  with numpy only; ``hrmkit.data.validate`` turns its verdict columns into expectations. A family without
+  ``DATA_CHECKS`` gets the file and metadata suites, and a failed ``family_checks_ran``.
 """
 
 from __future__ import annotations
@@ -83,6 +89,27 @@ class ExactResult:
     status: str  # "solved" | "unsolvable" | "multiple"
     solution: Any | None = None  # the (first) solution found; None when unsolvable
     info: dict = field(default_factory=dict)  # family-specific: guesses, path length, ...
+
+
+@dataclass
+class Checks:
+    """One suite of data set checks (``DATA_CHECKS``): what a row is, the row labels, and one boolean verdict
+    column per check (numpy; ``hrmkit.data.validate`` makes each column one expectation)."""
+
+    suite: str  # e.g. "sudoku.train.examples"
+    row: str  # "file" | "example" | "puzzle" | "group" | "split"
+    index: Any  # (R,) row labels (example numbers, file names, ...)
+    checks: dict = field(default_factory=dict)  # name -> (R,) bool
+    descriptions: dict = field(default_factory=dict)  # name -> what the check says of every row
+
+    def add(self, name: str, verdict, description: str) -> None:
+        """A verdict per row (one verdict for every row when given one)."""
+        import numpy as np
+
+        verdict = np.asarray(verdict, dtype=bool).reshape(-1)
+        if len(verdict) == 1 and len(self.index) != 1:
+            verdict = np.repeat(verdict, len(self.index))
+        self.checks[name], self.descriptions[name] = verdict, description
 
 
 def family(name: str) -> ModuleType:
@@ -145,6 +172,15 @@ def recipe_module(name: str) -> ModuleType:
     """The module of a family's data set builder (``RECIPE``); it also has ``cli_options(values)``, the
     ``BuildParams.family_options`` from the values of every ``data build`` option."""
     return importlib.import_module(family(name).RECIPE.partition(":")[0])
+
+
+def data_checks(name_or_module: str | ModuleType):
+    """The family's data set checks, ``f(ds, split) -> list[Checks]`` (``DATA_CHECKS``), or None when it has none."""
+    spec = capability(name_or_module, "DATA_CHECKS")
+    if spec is None:
+        return None
+    module, _, function = spec.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def recipe(name: str):

@@ -57,6 +57,7 @@ DISTINCT_AUGMENTATIONS = True  # a task's group holds at most --augment + 1 puzz
 MULTIPLE_SOURCES = True  # `data build` takes several --source (folders, collections)
 SHOW = "png"  # `data show` draws examples (hrmkit.data.show.show_png)
 RECIPE = "hrmkit.data.arc_recipe:build_arc"
+DATA_CHECKS = "hrmkit.puzzles.arc_checks:data_checks"  # `data validate`'s suites (imported only when validating)
 # optional capabilities (``hrmkit.puzzles``: what solve and eval ask a family for)
 VOTES_OVER_AUGMENTATIONS = True  # a model answers each test input of a task by a vote over augmented copies
 READS_FOLDERS = True  # `solve DIR`: a folder is read as task files and collections (the default family of one)

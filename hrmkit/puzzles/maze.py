@@ -64,6 +64,7 @@ DISTINCT_AUGMENTATIONS = False  # a group holds its base and exactly --augment c
 MULTIPLE_SOURCES = False  # `data build` takes one --source
 SHOW = "text"  # `data show` prints examples (format_tokens)
 RECIPE = "hrmkit.data.maze_recipe:build_maze"
+DATA_CHECKS = "hrmkit.puzzles.maze_checks:data_checks"  # `data validate`'s suites (imported only when validating)
 
 _CODE = np.full(256, 255, dtype=np.uint8)  # byte -> cell code; 255 = not a maze character
 _CODE[np.frombuffer(CHARSET.encode(), dtype=np.uint8)] = np.arange(len(CHARSET), dtype=np.uint8)

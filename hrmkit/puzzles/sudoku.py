@@ -46,6 +46,7 @@ DISTINCT_AUGMENTATIONS = False  # a group holds its base and exactly --augment c
 MULTIPLE_SOURCES = False  # `data build` takes one --source
 SHOW = "text"  # `data show` prints examples (format_tokens)
 RECIPE = "hrmkit.data.sudoku_recipe:build_sudoku"
+DATA_CHECKS = "hrmkit.puzzles.sudoku_checks:data_checks"  # `data validate`'s suites (imported only when validating)
 CSV_HEADER = ("source", "question", "answer", "rating")
 _CELLS = set("0123456789.")
 _SEPARATORS = set("|-+ \t")
