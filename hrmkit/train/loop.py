@@ -669,8 +669,8 @@ def _after_update(r: _Run, state: _State, window: _Window, totals_step: torch.Te
 
 def _save(r: _Run, state: _State) -> None:
     """A checkpoint of this step (every rank's RNG states and carry, then the main process's model, optimiser,
-    EMA and state.json, swapped in by renames); at the end of the run it holds the run's model folder too. The
-    main process redraws the learning curves."""
+    EMA and state.json, swapped in by renames; hrmkit.train.checkpoint.commit), which also refreshes the model
+    files at the top of the run folder. The main process then redraws the learning curves."""
     info, p = r.info, r.parts
     try:
         if info.is_main:
