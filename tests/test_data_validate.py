@@ -90,6 +90,18 @@ def test_leaked_test_puzzle(sudoku_set, tmp_path):
     assert not any(f.startswith("sudoku.test.examples") for f in _failed(report))  # it is a valid puzzle
 
 
+@pytest.mark.parametrize("split", ["train", "test"])
+@pytest.mark.parametrize("token, suite, check", [(0, "examples", "input_tokens_in_range"),  # pad: in the vocabulary
+                                                 (11, "vocabulary", "inputs_in_vocabulary")])
+def test_an_input_token_out_of_range_fails_its_expectation_and_nothing_crashes(sudoku_set, tmp_path, split, token,
+                                                                             suite, check):
+    ds = _copy(sudoku_set, tmp_path)
+    _edit(ds / split / "all__inputs.npy", lambda a: a.__setitem__((0, 5), token))
+    report = validate(ds)
+    assert f"sudoku.{split}.{suite}:{check}" in _failed(report)
+    assert _expectation(report, f"sudoku.{split}.{suite}", check)["sample_rows"] == [0]
+
+
 def test_truncated_array_file(sudoku_set, tmp_path):
     ds = _copy(sudoku_set, tmp_path)
     f = ds / "train" / "all__inputs.npy"
