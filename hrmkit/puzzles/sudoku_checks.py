@@ -57,18 +57,13 @@ def data_checks(ds, split) -> list[Checks]:
     frames = [ex, pz]
     if split.name == "train" and "test" in ds.splits:
         test = ds.splits["test"].arrays
-        bases = _digits(a.inputs[gi[:-1]])  # (G, 81) digits, 0 blank
-        leak = sr.LeakIndex(_digits(test.inputs)).leaks(bases)
+        # (G, 81) digits, 0 blank; a token out of range (pad, beyond the vocabulary) read as blank or 9 here: its
+        # row already fails input_tokens_in_range or the vocabulary suite
+        bases = np.clip(np.asarray(a.inputs[gi[:-1]], np.int64) - 1, 0, 9)
+        leak = sr.LeakIndex(np.clip(np.asarray(test.inputs, np.int64) - 1, 0, 9)).leaks(bases)
         gr = Checks(f"{sudoku.NAME}.{split.name}.groups", "group", np.arange(len(bases)))
         gr.add("base_not_equivalent_to_test_puzzle", ~leak,
                "no training base has the canonical form (up to symmetry) of a test puzzle")
         frames.append(gr)
     return frames
 
-
-def _digits(tokens) -> np.ndarray:
-    """Input tokens as the leak index's grids (digits 1..9, 0 blank); a token out of range (pad, beyond the
-    vocabulary) counts as blank here: input_tokens_in_range already fails that row."""
-    d = np.asarray(tokens, np.int64) - 1
-    d[(d < 0) | (d > 9)] = 0
-    return d
