@@ -729,7 +729,7 @@ def one_pass_answers(inputs: np.ndarray) -> np.ndarray:
 
 def tta_transforms(rng: np.random.Generator, n: int, seq_len: int) -> list:
     """``n`` random (forward, inverse) token maps of ``eval --tta``: distinct dihedral transforms of the canvas."""
-    side = int(round(seq_len**0.5))
+    side = _structure_side(seq_len)
     shape = lambda t: np.asarray(t).reshape(-1, side, side)  # noqa: E731
     return [(lambda t, tid=tid: augment(shape(t), tid).reshape(len(t), -1),
              lambda t, tid=tid: invert(shape(t), tid).reshape(len(t), -1)) for tid in random_views(rng, n)]
@@ -742,4 +742,4 @@ def view_puzzle(tokens: np.ndarray, grid) -> np.ndarray:
 
 def answer_tokens(answer: np.ndarray, seq_len: int) -> np.ndarray:
     """An answer grid as a data set row's tokens on the square canvas of ``seq_len`` cells."""
-    return to_tokens(answer, int(round(math.sqrt(seq_len))))
+    return to_tokens(answer, _structure_side(seq_len))
